@@ -1,0 +1,1 @@
+"""Slack front on slack-bolt (Socket Mode and signed HTTP)."""

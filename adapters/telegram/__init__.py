@@ -1,0 +1,1 @@
+"""Telegram front on python-telegram-bot 22."""
