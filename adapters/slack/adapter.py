@@ -1,0 +1,440 @@
+"""The Slack front: a slack-bolt `AsyncApp` in Socket Mode or behind a signed HTTP endpoint.
+
+Lifecycle and wiring only; payload conversion lives in `convert.py`, Block Kit in
+`cards.py`. Every event is acknowledged first and handled after, in a task of its
+own, so Slack's 3-second rule holds whatever the bot does. Errors of slack_sdk
+and aiohttp become `PlatformError` here (with `retry_after` on HTTP 429, once the
+SDK's own rate-limit retries are used up).
+
+    serve(handler)  auth.test -> listen (Socket Mode or aiohttp) -> Inbound -> handler task
+    send(outcome)   chat.postMessage / postEphemeral / update, response_url, files_upload_v2
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from adapters.base import Handler, PlatformError
+from adapters.slack import convert
+from bot.types import Address, Inbound, MessageRef, Outcome
+
+__all__ = ["SecurityHook", "SlackAdapter"]
+
+log = logging.getLogger(__name__)
+
+SecurityHook = Callable[[str, Mapping[str, object]], Awaitable[None]]
+
+_SIGNATURE_WINDOW = 300
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+_POST_FLAGS = {"unfurl_links": False, "unfurl_media": False}
+
+
+class SlackAdapter:
+    """Slack front implementing `adapters.base.Adapter`."""
+
+    platform = "slack"
+
+    def __init__(
+        self,
+        *,
+        bot_token: str,
+        mode: Literal["socket", "http"] = "socket",
+        app_token: str = "",
+        signing_secret: str = "",
+        api_base_url: str = "https://slack.com/api/",
+        http_host: str = "127.0.0.1",
+        http_port: int = 3000,
+        http_path: str = "/slack/events",
+        command: str = "/frontdoor",
+        max_body_bytes: int = 1 << 20,
+        on_security_event: SecurityHook | None = None,
+        max_retries: int = 3,
+    ) -> None:
+        if not bot_token.startswith("xoxb-"):
+            raise ValueError("platforms.slack.bot_token must be a bot token (xoxb-…)")
+        if mode == "socket" and not app_token.startswith("xapp-"):
+            raise ValueError("platforms.slack.app_token must be an app-level token (xapp-…)")
+        if mode == "http" and not signing_secret:
+            raise ValueError("platforms.slack.signing_secret is required in http mode")
+        if mode not in ("socket", "http"):
+            raise ValueError("platforms.slack.mode must be 'socket' or 'http'")
+        if not command.startswith("/"):
+            raise ValueError("platforms.slack.command must start with '/'")
+        self.mode = mode
+        self.http_port = http_port
+        self._app_token = app_token
+        self._signing_secret = signing_secret
+        self._api_base_url = api_base_url
+        self._http_host = http_host
+        self._http_path = http_path
+        self._command = command
+        self._max_body = max_body_bytes
+        self._on_security_event = on_security_event
+        self._retry_handlers = [
+            AsyncRateLimitErrorRetryHandler(max_retry_count=max_retries),
+            AsyncConnectionErrorRetryHandler(max_retry_count=1),
+        ]
+        self.client = AsyncWebClient(
+            token=bot_token, base_url=api_base_url, retry_handlers=list(self._retry_handlers)
+        )
+        self._app = AsyncApp(
+            client=self.client,
+            signing_secret=signing_secret or None,
+            process_before_response=False,
+            request_verification_enabled=mode == "http",
+            raise_error_for_unhandled_request=False,
+        )
+        self._verifier = SignatureVerifier(signing_secret) if signing_secret else None
+        self._handler: Handler | None = None
+        self._ws: convert.Workspace | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
+        self.ready = asyncio.Event()
+        self._register()
+
+    # ---------------------------------------------------------------- listeners
+
+    def _register(self) -> None:
+        self._app.event("message")(self._on_event)
+        self._app.event("app_mention")(self._on_event)
+        self._app.command(self._command)(self._on_command)
+        self._app.action(re.compile(r".*"))(self._on_action)
+
+    async def _on_event(self, body: dict[str, Any]) -> None:
+        ws = self._ws
+        if ws is None:
+            return
+        inbound = convert.event_to_inbound(body, ws=ws, received_at=datetime.now(UTC))
+        if inbound is not None:
+            self._dispatch(inbound)
+
+    async def _on_command(self, body: dict[str, Any], ack: Callable[[], Awaitable[Any]]) -> None:
+        await ack()
+        ws = self._ws
+        if ws is None:
+            return
+        inbound = convert.command_to_inbound(body, ws=ws, received_at=datetime.now(UTC))
+        if inbound is not None:
+            self._dispatch(inbound)
+
+    async def _on_action(self, body: dict[str, Any], ack: Callable[[], Awaitable[Any]]) -> None:
+        await ack()
+        ws = self._ws
+        if ws is None:
+            return
+        result = convert.action_to_inbound(body, ws=ws, received_at=datetime.now(UTC))
+        if isinstance(result, convert.Refusal):
+            await self._security(
+                "slack_button_refused", {"reason": result.reason, **result.details}
+            )
+            return
+        self._dispatch(result)
+
+    def _dispatch(self, inbound: Inbound) -> None:
+        handler = self._handler
+        if handler is None or self._stopping.is_set():
+            return
+        self._spawn(self._run_handler(handler, inbound))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_handler(self, handler: Handler, inbound: Inbound) -> None:
+        try:
+            await handler(inbound)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("slack handler failed for %s", inbound.event_id)
+
+    async def _security(self, kind: str, details: Mapping[str, object]) -> None:
+        log.warning("slack security event %s %s", kind, dict(details))
+        if self._on_security_event is None:
+            return
+        try:
+            await self._on_security_event(kind, details)
+        except Exception:
+            log.exception("security event hook failed for %s", kind)
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def serve(self, handler: Handler) -> None:
+        """Connect, pass each event to `handler` in its own task, and return after `stop()`."""
+        self._handler = handler
+        self._ws = await self._whoami()
+        socket: AsyncSocketModeHandler | None = None
+        runner: web.AppRunner | None = None
+        try:
+            if self.mode == "socket":
+                socket = AsyncSocketModeHandler(self._app, self._app_token)
+                try:
+                    await socket.connect_async()  # type: ignore[no-untyped-call]
+                except (SlackClientError, aiohttp.ClientError, OSError) as exc:
+                    raise PlatformError(
+                        f"slack socket mode connect failed: {type(exc).__name__}", platform="slack"
+                    ) from exc
+            else:
+                runner = await self._start_http()
+            self.ready.set()
+            await self._stopping.wait()
+        finally:
+            if socket is not None:
+                await socket.close_async()  # type: ignore[no-untyped-call]
+            if runner is not None:
+                await runner.cleanup()
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            self.ready.clear()
+
+    async def stop(self) -> None:
+        """Stop receiving; `serve` returns once in-flight handler calls are done."""
+        self._stopping.set()
+
+    async def _whoami(self) -> convert.Workspace:
+        try:
+            auth = await self.client.auth_test()
+        except (SlackClientError, aiohttp.ClientError, OSError) as exc:
+            raise _platform_error("auth.test", exc) from exc
+        team = auth.get("team_id")
+        user = auth.get("user_id")
+        bot = auth.get("bot_id")
+        if not (isinstance(team, str) and isinstance(user, str) and team and user):
+            raise PlatformError("slack auth.test returned no team or user id", platform="slack")
+        return convert.Workspace(
+            team_id=team, bot_user_id=user, bot_id=bot if isinstance(bot, str) else ""
+        )
+
+    # ---------------------------------------------------------------- HTTP mode
+
+    async def _start_http(self) -> web.AppRunner:
+        app = web.Application(client_max_size=self._max_body)
+        app.router.add_post(self._http_path, self._http_entry)
+        app.on_response_prepare.append(_add_security_headers)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self._http_host, self.http_port)
+        await site.start()
+        addresses = runner.addresses
+        if addresses:
+            self.http_port = int(addresses[0][1])
+        return runner
+
+    async def _http_entry(self, request: web.Request) -> web.StreamResponse:
+        length = request.content_length
+        if length is not None and length > self._max_body:
+            return web.json_response({"error": "request too large"}, status=413)
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return web.json_response({"error": "request too large"}, status=413)
+        problem = self._signature_problem(body, request.headers)
+        if problem is not None:
+            await self._security(
+                "slack_signature_rejected",
+                {
+                    "reason": problem,
+                    "remote": request.remote or "",
+                    "path": request.path,
+                    "retry_num": request.headers.get("X-Slack-Retry-Num", ""),
+                },
+            )
+            return web.json_response({"error": "invalid request"}, status=401)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return web.json_response({"error": "invalid request"}, status=400)
+        headers: dict[str, str | Sequence[str]] = {}
+        for key in request.headers:
+            headers[key.lower()] = request.headers.getall(key)
+        bolt_req = AsyncBoltRequest(body=text, query=request.query_string, headers=headers)
+        bolt_resp = await self._app.async_dispatch(bolt_req)
+        return await to_aiohttp_response(bolt_resp)
+
+    def _signature_problem(self, body: bytes, headers: Mapping[str, str]) -> str | None:
+        ts = headers.get("X-Slack-Request-Timestamp")
+        sig = headers.get("X-Slack-Signature")
+        if not ts or not sig or self._verifier is None:
+            return "unsigned"
+        try:
+            stamp = int(ts)
+        except ValueError:
+            return "bad_timestamp"
+        if abs(time.time() - stamp) > _SIGNATURE_WINDOW:
+            return "stale_timestamp"
+        expected = self._verifier.generate_signature(timestamp=ts, body=body)
+        if expected is None or not hmac.compare_digest(expected, sig):
+            return "bad_signature"
+        return None
+
+    # ---------------------------------------------------------------- sending
+
+    async def send(self, outcome: Outcome) -> MessageRef | None:
+        """Post (or edit) one outcome; return the reference of the first message posted."""
+        if outcome.edit is not None:
+            ref = outcome.edit
+            args = convert.edit_args(outcome)
+            await self._call("chat.update", channel=ref.channel_id, ts=ref.message_id, **args)
+            return ref
+        plan = convert.plan_message(outcome)
+        to = outcome.to
+        ctx = convert.ReplyContext.decode(to.reply_context)
+        if (
+            to.private
+            and to.user_id
+            and to.channel_id
+            and not to.channel_id.startswith("D")
+            and outcome.card is None
+            and plan.file is None
+        ):
+            await self._send_private(to, ctx, plan)
+            return None
+        channel = await self._resolve_channel(to)
+        first: MessageRef | None = None
+        for message in plan.messages:
+            resp = await self._call("chat.postMessage", channel=channel, **_POST_FLAGS, **message)
+            ts = resp.get("ts")
+            posted_in = resp.get("channel")
+            if first is None and isinstance(ts, str):
+                first = MessageRef(
+                    platform="slack",
+                    tenant=self._ws.team_id if self._ws else to.tenant,
+                    channel_id=posted_in if isinstance(posted_in, str) and posted_in else channel,
+                    message_id=ts,
+                )
+        if plan.file is not None:
+            await self._upload(channel, plan.file)
+        return first
+
+    async def _resolve_channel(self, to: Address) -> str:
+        # A private card or file goes to the user's DM: ephemerals cannot be edited or hold files.
+        if to.private and to.user_id and not to.channel_id.startswith("D"):
+            return await self._open_dm(to.user_id)
+        if to.channel_id:
+            return to.channel_id
+        if to.user_id:
+            return await self._open_dm(to.user_id)
+        raise PlatformError("slack outcome has no channel or user to send to", platform="slack")
+
+    async def _open_dm(self, user_id: str) -> str:
+        resp = await self._call("conversations.open", users=user_id)
+        chan = resp.get("channel")
+        chan_id = chan.get("id") if isinstance(chan, Mapping) else None
+        if not isinstance(chan_id, str) or not chan_id:
+            raise PlatformError("slack conversations.open returned no channel", platform="slack")
+        return chan_id
+
+    async def _send_private(
+        self, to: Address, ctx: convert.ReplyContext, plan: convert.MessagePlan
+    ) -> None:
+        url = ctx.response_url
+        if url and ctx.user_id == to.user_id and self._trusted_response_url(url):
+            hook = AsyncWebhookClient(url, retry_handlers=list(self._retry_handlers))
+            for message in plan.messages:
+                try:
+                    resp = await hook.send_dict(
+                        {"response_type": "ephemeral", "replace_original": False, **message}
+                    )
+                except (SlackClientError, aiohttp.ClientError, OSError) as exc:
+                    raise _platform_error("response_url", exc) from exc
+                if resp.status_code != 200:
+                    raise PlatformError(
+                        f"slack response_url failed with HTTP {resp.status_code}",
+                        platform="slack",
+                        retry_after=_retry_after(resp.headers) if resp.status_code == 429 else None,
+                    )
+            return
+        for message in plan.messages:
+            await self._call(
+                "chat.postEphemeral", channel=to.channel_id, user=to.user_id, **message
+            )
+
+    def _trusted_response_url(self, url: str) -> bool:
+        parts = urlsplit(url)
+        if parts.scheme == "https" and parts.hostname == "hooks.slack.com":
+            return True
+        api = urlsplit(self._api_base_url)
+        return (parts.scheme, parts.netloc) == (api.scheme, api.netloc)
+
+    async def _upload(self, channel: str, upload: convert.FileUpload) -> None:
+        try:
+            await self.client.files_upload_v2(
+                channel=channel,
+                filename=upload.filename,
+                title=upload.title,
+                content=upload.content,
+            )
+        except (SlackClientError, aiohttp.ClientError, OSError) as exc:
+            raise _platform_error("files_upload_v2", exc) from exc
+
+    async def _call(self, method: str, **kwargs: Any) -> Mapping[str, Any]:
+        methods: dict[str, Callable[..., Awaitable[Any]]] = {
+            "chat.postMessage": self.client.chat_postMessage,
+            "chat.postEphemeral": self.client.chat_postEphemeral,
+            "chat.update": self.client.chat_update,
+            "conversations.open": self.client.conversations_open,
+        }
+        try:
+            resp = await methods[method](**kwargs)
+        except (SlackClientError, aiohttp.ClientError, OSError) as exc:
+            raise _platform_error(method, exc) from exc
+        data = resp.data
+        if not isinstance(data, Mapping):
+            raise PlatformError(f"slack {method} returned no JSON", platform="slack")
+        return data
+
+
+async def _add_security_headers(_request: web.Request, response: web.StreamResponse) -> None:
+    for key, value in _SECURITY_HEADERS.items():
+        response.headers.setdefault(key, value)
+
+
+def _retry_after(headers: Mapping[str, Any]) -> float | None:
+    for key, value in headers.items():
+        if key.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list) and value else value
+            try:
+                return float(raw)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def _platform_error(method: str, exc: Exception) -> PlatformError:
+    if isinstance(exc, SlackApiError):
+        status = exc.response.status_code
+        error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+        retry = _retry_after(exc.response.headers) if status == 429 else None
+        code = error if isinstance(error, str) else f"HTTP {status}"
+        return PlatformError(f"slack {method} failed: {code}", platform="slack", retry_after=retry)
+    return PlatformError(f"slack {method} failed: {type(exc).__name__}", platform="slack")

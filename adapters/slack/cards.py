@@ -1,0 +1,139 @@
+"""Approval cards as Slack Block Kit: pure rendering, no I/O.
+
+A pending card is a header, a section with the request's lines and an actions
+block with Approve / Deny buttons whose `value` is the opaque token; a decided
+card keeps the header and lines and replaces the buttons with who decided.
+Every string a person or a tool could influence is escaped for mrkdwn, and every
+field is cut to Slack's Block Kit limits so a card can never be rejected.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.types import ApprovalCard, CardState
+
+__all__ = [
+    "APPROVE_ACTION",
+    "BUTTON_TEXT_MAX",
+    "DENY_ACTION",
+    "HEADER_MAX",
+    "SECTION_MAX",
+    "TEXT_MAX",
+    "TOKEN_RE",
+    "card_fallback",
+    "escape_mrkdwn",
+    "render_card",
+    "truncate",
+]
+
+APPROVE_ACTION = "fd_approve"
+DENY_ACTION = "fd_deny"
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+HEADER_MAX = 150
+SECTION_MAX = 3000
+BUTTON_TEXT_MAX = 75
+BLOCK_ID_MAX = 255
+TEXT_MAX = 4000
+
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_STATE_WORDS = {
+    CardState.APPROVED: "Approved",
+    CardState.DENIED: "Denied",
+    CardState.EXPIRED: "Expired",
+    CardState.CANCELLED: "Cancelled",
+}
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Escape the three control characters of Slack mrkdwn.
+
+    After this no `<!channel>`, `<@U…>` or `<http://x|y>` sequence survives, so
+    text cannot ping, mention or forge a link.
+    """
+    return "".join(_ESCAPES.get(ch, ch) for ch in text)
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut `text` to at most `limit` characters, marking the cut with an ellipsis.
+
+    A cut never splits an `&amp;`-style entity made by `escape_mrkdwn`.
+    """
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + "…"
+
+
+def _block_id(approval_id: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_.:-]", "_", approval_id)
+    return truncate(f"fd_card:{safe}", BLOCK_ID_MAX)
+
+
+def _button(text: str, action_id: str, token: str, style: str) -> dict[str, Any]:
+    if TOKEN_RE.fullmatch(token) is None:
+        raise ValueError(f"approval token for {action_id} is not 1-32 characters of [A-Za-z0-9_-]")
+    return {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": truncate(text, BUTTON_TEXT_MAX), "emoji": False},
+        "value": token,
+        "style": style,
+    }
+
+
+def card_fallback(card: ApprovalCard) -> str:
+    """The notification text for a card (escaped; the blocks carry the details)."""
+    if card.state is CardState.PENDING:
+        head = f"Approval needed: {card.title}"
+    else:
+        head = f"{_STATE_WORDS[card.state]}: {card.title}"
+        if card.decided_by:
+            head += f" (by {card.decided_by})"
+    return truncate(escape_mrkdwn(head), TEXT_MAX)
+
+
+def render_card(card: ApprovalCard) -> list[dict[str, Any]]:
+    """Render a card as Block Kit blocks: buttons only while it is `PENDING`."""
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {
+                "type": "plain_text",
+                "text": truncate(card.title or "Approval request", HEADER_MAX),
+                "emoji": False,
+            },
+        }
+    ]
+    body = "\n".join(escape_mrkdwn(line) for line in card.lines)
+    if body.strip():
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": truncate(body, SECTION_MAX)}}
+        )
+    if card.state is CardState.PENDING:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": _block_id(card.approval_id),
+                "elements": [
+                    _button("Approve", APPROVE_ACTION, card.approve_token, "primary"),
+                    _button("Deny", DENY_ACTION, card.deny_token, "danger"),
+                ],
+            }
+        )
+    else:
+        verdict = f"*{_STATE_WORDS[card.state]}*"
+        if card.decided_by:
+            verdict += f" by {escape_mrkdwn(card.decided_by)}"
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": truncate(verdict, SECTION_MAX)}],
+            }
+        )
+    return blocks
