@@ -1,4 +1,70 @@
-"""Persistence on aiosqlite: schema and migrations, one repository per aggregate, the hash-chained audit log, field encryption.
+"""Persistence on aiosqlite: schema and migrations, one repository per aggregate,
+the hash-chained audit log, field encryption.
 
 May import only `policy` (for its types).
+
+    from storage import Database, FieldCipher, load_or_create_key
+    key, created = load_or_create_key(os.environ, "FRONTDOOR_DATA_KEY", Path("var/data.key"))
+    db = await Database.open(Path("var/frontdoor.db"), cipher=FieldCipher(key))
+    db.identities  db.pairings  db.grants  db.roles  db.settings
+    db.approvals   db.runs      db.idempotency      db.audit
+    await db.close()
+
+Times are passed in by the caller (`now=`), always timezone-aware; nothing here reads a
+clock. Every failure surfaces as `StorageError` (see `storage/errors.py`).
 """
+
+from storage.approvals import APPROVAL_STATUSES, Approval, Approvals
+from storage.audit import GENESIS_HASH, Audit, AuditEvent, AuditRow, VerifyResult
+from storage.crypto import FieldCipher, load_or_create_key
+from storage.db import Database
+from storage.errors import (
+    AuditIntegrityError,
+    ConstraintError,
+    DecryptError,
+    KeyFileError,
+    MigrationError,
+    StorageBusyError,
+    StorageClosedError,
+    StorageError,
+)
+from storage.grants import Grant, Grants
+from storage.idempotency import Idempotency
+from storage.identities import Identities, Identity
+from storage.pairings import PairingRequest, Pairings
+from storage.roles import Roles
+from storage.runs import Run, Runs
+from storage.settings import Settings
+
+__all__ = [
+    "APPROVAL_STATUSES",
+    "GENESIS_HASH",
+    "Approval",
+    "Approvals",
+    "Audit",
+    "AuditEvent",
+    "AuditIntegrityError",
+    "AuditRow",
+    "ConstraintError",
+    "Database",
+    "DecryptError",
+    "FieldCipher",
+    "Grant",
+    "Grants",
+    "Idempotency",
+    "Identities",
+    "Identity",
+    "KeyFileError",
+    "MigrationError",
+    "PairingRequest",
+    "Pairings",
+    "Roles",
+    "Run",
+    "Runs",
+    "Settings",
+    "StorageBusyError",
+    "StorageClosedError",
+    "StorageError",
+    "VerifyResult",
+    "load_or_create_key",
+]

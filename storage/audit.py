@@ -1,0 +1,446 @@
+"""The hash-chained audit log: every decision of every stage, tamper-evident.
+
+Each row stores `seq` (1, 2, 3, ... with no gaps), `prev_hash` (the previous row's
+hash; 64 zeros for the first) and `hash = sha256(canonical JSON of the row's fields
+and prev_hash)`. `verify()` walks the chain and reports the first row where a seq
+gap (deleted row), a prev_hash mismatch (inserted / reordered row) or a hash mismatch
+(edited row) appears.
+
+Retention: `purge_before` deletes a prefix of the chain and stores a checkpoint (the
+last purged row's seq and hash), HMAC-signed when keys are configured; `verify()`
+starts from it. A chain that does not verify is never purged (evidence is kept).
+
+Appends are serialised by the database lock; the head (last seq and hash) is kept in
+memory, so an append is one INSERT (or one transaction for `append_many`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+import sqlite3
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TextIO
+
+from storage._sql import Sql, Tx
+from storage._time import from_iso, to_iso
+from storage.errors import AuditIntegrityError, ConstraintError, StorageError
+
+__all__ = ["GENESIS_HASH", "Audit", "AuditEvent", "AuditRow", "VerifyResult"]
+
+GENESIS_HASH = "0" * 64
+_BATCH = 1000
+_COLUMNS = (
+    "seq, ts, event_id, stage, actor, channel, tool, decision, reason, detail,"
+    " args_hash, latency_ms, prev_hash, hash"
+)
+_INSERT = (
+    "INSERT INTO audit_log (seq, ts, event_id, stage, actor, channel, tool, decision, reason,"
+    " detail, args_hash, latency_ms, prev_hash, hash)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditEvent:
+    """One decision to record. `detail` must be JSON-safe and already redacted."""
+
+    ts: datetime
+    event_id: str
+    stage: str
+    actor: str = ""
+    channel: str = ""
+    tool: str = ""
+    decision: str = "info"  # "allow" | "deny" | "info" | ...
+    reason: str = ""
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    args_hash: str = ""
+    latency_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditRow:
+    """A stored audit row."""
+
+    seq: int
+    ts: datetime
+    event_id: str
+    stage: str
+    actor: str
+    channel: str
+    tool: str
+    decision: str
+    reason: str
+    detail: dict[str, Any]
+    args_hash: str
+    latency_ms: float
+    prev_hash: str
+    hash: str
+
+    def to_json(self) -> str:
+        """One JSON line, as written by `export_jsonl`."""
+        return json.dumps(
+            {
+                "seq": self.seq,
+                "ts": to_iso(self.ts),
+                "event_id": self.event_id,
+                "stage": self.stage,
+                "actor": self.actor,
+                "channel": self.channel,
+                "tool": self.tool,
+                "decision": self.decision,
+                "reason": self.reason,
+                "detail": self.detail,
+                "args_hash": self.args_hash,
+                "latency_ms": self.latency_ms,
+                "prev_hash": self.prev_hash,
+                "hash": self.hash,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerifyResult:
+    """Outcome of `Audit.verify()`; `problem` is a short code, "" when ok."""
+
+    ok: bool
+    rows_checked: int
+    first_bad_seq: int | None = None
+    problem: str = ""
+
+
+def _canonical(detail: Mapping[str, Any]) -> str:
+    try:
+        return json.dumps(
+            dict(detail),
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            allow_nan=False,
+        )
+    except (TypeError, ValueError):
+        raise StorageError(
+            "audit detail is not JSON-serialisable", op="audit.append", code="detail"
+        ) from None
+
+
+def row_hash(fields: Sequence[Any], prev_hash: str) -> str:
+    """sha256 over the canonical JSON of (seq .. latency_ms) and prev_hash."""
+    seq, ts, event_id, stage, actor, channel, tool, decision, reason, detail, args, lat = fields
+    body = json.dumps(
+        {
+            "seq": seq,
+            "ts": ts,
+            "event_id": event_id,
+            "stage": stage,
+            "actor": actor,
+            "channel": channel,
+            "tool": tool,
+            "decision": decision,
+            "reason": reason,
+            "detail": detail,
+            "args_hash": args,
+            "latency_ms": lat,
+            "prev_hash": prev_hash,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _checkpoint_mac(key: bytes, seq: int, digest: str) -> str:
+    return hmac.new(key, f"audit-checkpoint:{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
+
+
+def _to_row(row: sqlite3.Row) -> AuditRow:
+    return AuditRow(
+        seq=row["seq"],
+        ts=from_iso(row["ts"]),
+        event_id=row["event_id"],
+        stage=row["stage"],
+        actor=row["actor"],
+        channel=row["channel"],
+        tool=row["tool"],
+        decision=row["decision"],
+        reason=row["reason"],
+        detail=json.loads(row["detail"]),
+        args_hash=row["args_hash"],
+        latency_ms=row["latency_ms"],
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )
+
+
+class Audit:
+    """The audit log repository. Call `load_head()` once before appending (Database does)."""
+
+    def __init__(self, sql: Sql, mac_keys: Sequence[bytes] = ()) -> None:
+        self._sql = sql
+        self._mac_keys = list(mac_keys)
+        self._seq = 0
+        self._hash = GENESIS_HASH
+
+    @property
+    def head(self) -> tuple[int, str]:
+        """(seq, hash) of the last row appended or loaded; record it elsewhere to anchor."""
+        return self._seq, self._hash
+
+    async def load_head(self) -> None:
+        """Read the chain's head from the file (last row, else checkpoint, else genesis)."""
+        async with self._sql.locked("audit.load_head") as tx:
+            await self._reload(tx)
+
+    async def _reload(self, tx: Tx) -> None:
+        row = await tx.fetchone("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        if row is None:
+            row = await tx.fetchone("SELECT seq, hash FROM audit_checkpoint WHERE id = 1")
+        self._seq, self._hash = (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
+
+    def _build(self, events: Sequence[AuditEvent]) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = []
+        seq, prev = self._seq, self._hash
+        for event in events:
+            latency = float(event.latency_ms)
+            if not math.isfinite(latency):
+                latency = -1.0
+            seq += 1
+            fields = (
+                seq,
+                to_iso(event.ts),
+                event.event_id,
+                event.stage,
+                event.actor,
+                event.channel,
+                event.tool,
+                str(event.decision),
+                str(event.reason),
+                _canonical(event.detail),
+                event.args_hash,
+                latency,
+            )
+            digest = row_hash(fields, prev)
+            rows.append((*fields, prev, digest))
+            prev = digest
+        return rows
+
+    async def append(self, event: AuditEvent) -> AuditRow:
+        """Append one row (one autocommit INSERT)."""
+        return (await self.append_many([event]))[0]
+
+    async def append_many(self, events: Sequence[AuditEvent]) -> list[AuditRow]:
+        """Append rows in one transaction, in order; all or none are stored."""
+        if not events:
+            return []
+        op = "audit.append"
+        for attempt in (1, 2):
+            async with self._sql.locked(op) as tx:
+                rows = self._build(events)
+                try:
+                    await self._write(tx, rows)
+                except ConstraintError:
+                    if attempt == 2:
+                        raise
+                    await self._reload(tx)  # another writer appended: rebuild on its head
+                    continue
+                self._seq, self._hash = rows[-1][0], rows[-1][-1]
+                return [self._as_row(row, event) for row, event in zip(rows, events, strict=True)]
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    async def _write(tx: Tx, rows: list[tuple[Any, ...]]) -> None:
+        # The caller holds the lock; single rows autocommit, several share one transaction.
+        if len(rows) == 1:
+            await tx.execute(_INSERT, rows[0])
+            return
+        await tx.begin()
+        try:
+            await tx.executemany(_INSERT, rows)
+        except BaseException:
+            await tx.rollback()
+            raise
+        await tx.commit()
+
+    @staticmethod
+    def _as_row(row: tuple[Any, ...], event: AuditEvent) -> AuditRow:
+        return AuditRow(
+            seq=row[0],
+            ts=from_iso(row[1]),
+            event_id=row[2],
+            stage=row[3],
+            actor=row[4],
+            channel=row[5],
+            tool=row[6],
+            decision=row[7],
+            reason=row[8],
+            detail=json.loads(row[9]),
+            args_hash=row[10],
+            latency_ms=row[11],
+            prev_hash=row[12],
+            hash=row[13],
+        )
+
+    async def tail(
+        self, n: int, *, actor: str | None = None, tool: str | None = None
+    ) -> list[AuditRow]:
+        """The last `n` rows (optionally only an actor's / a tool's), oldest first."""
+        where, params = [], []
+        if actor is not None:
+            where.append("actor = ?")
+            params.append(actor)
+        if tool is not None:
+            where.append("tool = ?")
+            params.append(tool)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = await self._sql.fetchall(
+            "audit.tail",
+            f"SELECT * FROM audit_log {clause} ORDER BY seq DESC LIMIT ?",  # noqa: S608 - fixed
+            (*params, max(0, n)),
+        )
+        return [_to_row(row) for row in reversed(rows)]
+
+    async def rows(self, *, after_seq: int = 0) -> AsyncIterator[AuditRow]:
+        """Every row after `after_seq`, in order, fetched in batches."""
+        last = after_seq
+        while True:
+            batch = await self._sql.fetchall(
+                "audit.rows",
+                "SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?",
+                (last, _BATCH),
+            )
+            for row in batch:
+                yield _to_row(row)
+            if len(batch) < _BATCH:
+                return
+            last = int(batch[-1]["seq"])
+
+    async def export_jsonl(self, out: TextIO) -> int:
+        """Write every row as one JSON line to `out`; return how many."""
+        count = 0
+        async for row in self.rows():
+            out.write(row.to_json() + "\n")
+            count += 1
+        return count
+
+    async def checkpoint(self) -> tuple[int, str] | None:
+        """(seq, hash) of the last purged row, if anything was ever purged."""
+        row = await self._sql.fetchone(
+            "audit.checkpoint", "SELECT seq, hash FROM audit_checkpoint WHERE id = 1"
+        )
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    async def verify(self) -> VerifyResult:
+        """Walk the whole chain from the checkpoint (or genesis) and report the first fault."""
+        start = await self._sql.fetchone(
+            "audit.verify", "SELECT seq, hash, mac FROM audit_checkpoint WHERE id = 1"
+        )
+        if start is None:
+            seq, prev = 0, GENESIS_HASH
+        else:
+            seq, prev = int(start[0]), str(start[1])
+            problem = self._check_mac(seq, prev, str(start[2]))
+            if problem:
+                return VerifyResult(ok=False, rows_checked=0, first_bad_seq=seq, problem=problem)
+        return await self._walk(seq, prev, stop_seq=None, expected_head=self._seq)
+
+    def _check_mac(self, seq: int, digest: str, mac: str) -> str:
+        if not self._mac_keys:
+            return "checkpoint_key_missing" if mac else ""
+        if not mac:
+            return "checkpoint_unsigned"
+        for key in self._mac_keys:
+            if hmac.compare_digest(mac, _checkpoint_mac(key, seq, digest)):
+                return ""
+        return "checkpoint_bad_signature"
+
+    async def _walk(
+        self, seq: int, prev: str, *, stop_seq: int | None, expected_head: int = 0
+    ) -> VerifyResult:
+        checked = 0
+        while True:
+            limit = _BATCH if stop_seq is None else max(0, min(_BATCH, stop_seq - seq))
+            if limit == 0:
+                break
+            batch = await self._sql.fetchall(
+                "audit.verify",
+                f"SELECT {_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?",  # noqa: S608
+                (seq, limit),
+            )
+            for row in batch:
+                got = int(row["seq"])
+                if got != seq + 1:
+                    return VerifyResult(
+                        ok=False, rows_checked=checked, first_bad_seq=seq + 1, problem="seq_gap"
+                    )
+                if row["prev_hash"] != prev:
+                    return VerifyResult(
+                        ok=False, rows_checked=checked, first_bad_seq=got, problem="chain_break"
+                    )
+                fields = tuple(row[i] for i in range(12))
+                if row_hash(fields, prev) != row["hash"]:
+                    return VerifyResult(
+                        ok=False, rows_checked=checked, first_bad_seq=got, problem="hash_mismatch"
+                    )
+                seq, prev = got, str(row["hash"])
+                checked += 1
+            if len(batch) < limit:
+                break
+        if stop_seq is None and seq < expected_head:
+            # rows this process appended are gone from the end of the chain
+            return VerifyResult(
+                ok=False, rows_checked=checked, first_bad_seq=seq + 1, problem="truncated"
+            )
+        return VerifyResult(ok=True, rows_checked=checked)
+
+    async def purge_before(self, ts: datetime, *, now: datetime | None = None) -> int:
+        """Delete the oldest rows stamped before `ts` (a prefix of the chain); return how many.
+
+        The chain up to the cut is verified first (AuditIntegrityError if broken), and
+        a checkpoint for the last purged row is stored in the same transaction.
+        """
+        op = "audit.purge"
+        cut = await self._sql.fetchone(
+            op, "SELECT min(seq) FROM audit_log WHERE ts >= ?", (to_iso(ts),)
+        )
+        if cut is None or cut[0] is None:
+            last = await self._sql.fetchone(op, "SELECT max(seq) FROM audit_log")
+            if last is None or last[0] is None:
+                return 0
+            upto = int(last[0])
+        else:
+            upto = int(cut[0]) - 1
+        start = await self._sql.fetchone(
+            op, "SELECT seq, hash, mac FROM audit_checkpoint WHERE id = 1"
+        )
+        seq0, prev0 = (int(start[0]), str(start[1])) if start else (0, GENESIS_HASH)
+        if upto <= seq0:
+            return 0
+        if start is not None and self._check_mac(seq0, prev0, str(start[2])):
+            raise AuditIntegrityError("audit checkpoint does not verify; not purging", op=op)
+        result = await self._walk(seq0, prev0, stop_seq=upto)
+        if not result.ok:
+            raise AuditIntegrityError(
+                f"audit chain broken at seq {result.first_bad_seq}; not purging", op=op
+            )
+        async with self._sql.transaction(op) as tx:
+            row = await tx.fetchone("SELECT hash FROM audit_log WHERE seq = ?", (upto,))
+            if row is None:
+                raise AuditIntegrityError("audit row vanished during purge", op=op)
+            digest = str(row[0])
+            mac = _checkpoint_mac(self._mac_keys[0], upto, digest) if self._mac_keys else ""
+            deleted = await tx.execute("DELETE FROM audit_log WHERE seq <= ?", (upto,))
+            await tx.execute(
+                "INSERT INTO audit_checkpoint (id, seq, hash, purged_at, mac)"
+                " VALUES (1, ?, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,"
+                " purged_at = excluded.purged_at, mac = excluded.mac",
+                (upto, digest, to_iso(now or ts), mac),
+            )
+        return deleted

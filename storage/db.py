@@ -1,0 +1,167 @@
+"""`Database`: opens the SQLite file, applies migrations, and hands out the repositories.
+
+    db = await Database.open(Path("var/frontdoor.db"), cipher=FieldCipher(key))
+    try:
+        if await db.idempotency.claim(event_id, now):
+            ...
+    finally:
+        await db.close()
+
+The file (and its parent directory, if missing) is created private (0600 / 0700); an
+existing file readable by group or others is tightened to 0600. The connection runs
+WAL, `foreign_keys=ON`, `synchronous=NORMAL` and a busy timeout. One connection is
+shared by the process; see `storage/_sql.py` for how concurrent coroutines share it.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from collections.abc import Iterable, Sequence
+from contextlib import suppress
+from pathlib import Path
+from types import TracebackType
+
+import aiosqlite
+
+from storage._sql import Sql
+from storage.approvals import Approvals
+from storage.audit import Audit
+from storage.crypto import FieldCipher
+from storage.errors import StorageError, translate
+from storage.grants import Grants
+from storage.idempotency import Idempotency
+from storage.identities import Identities
+from storage.migrate import apply_migrations, load_migrations
+from storage.pairings import Pairings
+from storage.roles import Roles
+from storage.runs import Runs
+from storage.settings import Settings
+
+__all__ = ["AUDIT_MAC_PURPOSE", "Database"]
+
+AUDIT_MAC_PURPOSE = "audit-checkpoint"
+
+
+def _prepare_file(path: Path) -> None:
+    try:
+        if not path.parent.exists():
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            mode = stat.S_IMODE(path.stat().st_mode)
+            if mode & 0o077:
+                path.chmod(mode & 0o700)
+        else:
+            os.close(fd)
+    except OSError as exc:
+        raise StorageError(
+            f"open: cannot prepare database file ({exc.strerror})", op="open"
+        ) from None
+
+
+def _require_wal(rows: Iterable[sqlite3.Row]) -> None:
+    mode = next(iter(rows), ("",))[0]
+    if str(mode).lower() != "wal":
+        raise StorageError("open: WAL journal mode unavailable", op="open", code="wal")
+
+
+class Database:
+    """The open database and its repositories (attributes below)."""
+
+    identities: Identities
+    pairings: Pairings
+    grants: Grants
+    roles: Roles
+    settings: Settings
+    approvals: Approvals
+    runs: Runs
+    idempotency: Idempotency
+    audit: Audit
+
+    def __init__(
+        self, sql: Sql, *, path: Path, cipher: FieldCipher | None, audit_keys: Sequence[bytes]
+    ) -> None:
+        self.path = path
+        self._sql = sql
+        self.identities = Identities(sql)
+        self.pairings = Pairings(sql)
+        self.grants = Grants(sql)
+        self.roles = Roles(sql)
+        self.settings = Settings(sql)
+        self.approvals = Approvals(sql, cipher)
+        self.runs = Runs(sql)
+        self.idempotency = Idempotency(sql)
+        self.audit = Audit(sql, audit_keys)
+
+    @classmethod
+    async def open(
+        cls,
+        path: Path,
+        *,
+        cipher: FieldCipher | None = None,
+        audit_keys: Sequence[bytes] | None = None,
+        busy_timeout_ms: int = 5000,
+    ) -> Database:
+        """Open (creating if needed) and migrate the database at `path`.
+
+        `cipher` encrypts parked approval payloads (approvals refuse to work without it).
+        `audit_keys` sign the audit purge checkpoint (newest first); when omitted they are
+        derived from `cipher`, so one data key covers both.
+        """
+        path = Path(path)
+        _prepare_file(path)
+        if audit_keys is None:
+            audit_keys = cipher.derive_keys(AUDIT_MAC_PURPOSE) if cipher is not None else []
+        conn: aiosqlite.Connection | None = None
+        try:
+            conn = await aiosqlite.connect(path, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms):d}")
+            rows = await conn.execute_fetchall("PRAGMA journal_mode = WAL")
+            _require_wal(rows)
+            await conn.execute("PRAGMA foreign_keys = ON")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            await conn.execute("PRAGMA trusted_schema = OFF")
+            await apply_migrations(conn, load_migrations())
+        except BaseException as exc:
+            if conn is not None:
+                with suppress(sqlite3.Error, ValueError):
+                    await conn.close()
+            if isinstance(exc, (sqlite3.Error, ValueError)):
+                raise translate(exc, "open") from None
+            raise
+        db = cls(Sql(conn), path=path, cipher=cipher, audit_keys=audit_keys)
+        try:
+            await db.audit.load_head()
+        except BaseException:
+            await db.close()
+            raise
+        return db
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close()` has been called."""
+        return self._sql.closed
+
+    async def schema_version(self) -> int:
+        """The highest migration applied to the file."""
+        row = await self._sql.fetchone("schema_version", "SELECT max(version) FROM schema_version")
+        return int(row[0]) if row is not None and row[0] is not None else 0
+
+    async def close(self) -> None:
+        """Close the connection; later calls raise StorageClosedError. Idempotent."""
+        await self._sql.close()
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
