@@ -1,0 +1,178 @@
+"""Secrets assigned to secret-like names: `password=`, `api_key: ...`, `"token": "..."`, `<token>`.
+
+Works for env files, YAML, JSON, shell, XML and most languages' assignment and comparison
+syntax. The name decides whether a value is examined at all; the value must then not be a
+placeholder, a code reference or plain words. A name with "key" alone must carry a value that
+looks random. Cost stays linear: a cheap hint search, then bounded walks around each hint.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from .base import Span
+from .entropy import entropy, is_placeholder, looks_random
+
+__all__ = ["assignments"]
+
+_HINT = re.compile(r"token|secre|pass|pwd|cred|key|auth|(?<![a-z])pw(?![a-z])|(?<![a-z])pat(?![a-z])")
+_IDENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.$-")
+_IDENT_TAIL = re.compile(r"[A-Za-z0-9_.$-]{0,80}")
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+[a-z]*")
+_ASSIGN = re.compile(
+    r"""(?P<close>["'`]?(?:\[\d*\])?)
+        [ \t]{0,16}
+        (?P<op>:{1,3}=|\?=|\.=|\+=|=>|!==?|={1,3}|->|:|,|\(|>)?
+        (?P<sp>[ \t]{0,32}(?:\\?\r?\n[ \t]{0,64})?)
+        @?(?P<q>["'`]?)""",
+    re.VERBOSE,
+)
+_UNQUOTED = re.compile(r"[^\s\"'`\\<]{1,512}")
+_QUOTED = {q: re.compile(q + r"([^" + q + r"\n]{1,512})" + q) for q in ("'", '"', "`")}
+_XML_VALUE = re.compile(r"[^<\n]{1,512}")
+
+_PASSWORD_PARTS = ("passw", "passphrase", "secret")
+_PASSWORD_WORDS = frozenset({"pass", "pwd", "pw", "passwd", "secrete"})
+_TOKEN_PARTS = ("token", "credential", "apikey", "privatekey", "accesskey", "secretkey", "authkey")
+_TOKEN_WORDS = frozenset({"auth", "creds", "cred", "pat", "tokens"})
+_DENY_LAST = frozenset(
+    """id ids uuid name names url uri urls path paths file files dir directory size length len type
+    types version count format prefix suffix field fields header headers env var ref refs arn policy
+    hash digest checksum md sha fingerprint endpoint expiry expires expiration expire ttl timeout
+    mode enabled required param params label source location provider manager class method
+    algorithm algo scheme kind index limit max min at time timestamp date status state valid pair
+    chars str regex pattern template validator generator service store bucket region host port
+    user username email account login event events reset rotation helper util utils module
+    handler factory parser test tests spec mock example policy attempts retries seconds ms""".split()
+)
+_NEGATING = frozenset({"public", "pub", "publishable", "csrf", "xsrf", "authenticity", "author"})
+_GENERIC_KEY = frozenset(
+    """some other foreign primary schema sequence sort partition row column hash index map cache
+    lookup unique composite issuer ha entry object idempotency routing shard group dict item node
+    field i18n translation message registry state redis primary config hot short long ssh host
+    gpg pgp kms sign verify public pub my the a""".split()
+)
+_BOOLISH = frozenset(
+    "true false null none nil yes no on off undefined required optional string str bool int "
+    "bearer basic digest token password secret".split()
+)
+_DOTTED_REF = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+(?:\(\))?")
+_CONST = re.compile(r"[A-Z][A-Z0-9]*(?:[_-][A-Z0-9]+)+")
+_WORDS = re.compile(r"[a-z]+(?:[_ -][a-z]+)*")
+_VERSIONISH = re.compile(r".*[-_:@v]?\d+\.\d+(?:\.\d+)*(?:[-_.][A-Za-z0-9]+)?")
+_FILENAME = re.compile(
+    r"[\w./~-]*\.(?:pem|key|crt|cer|der|p12|pfx|jks|keystore|keytab|json|ya?ml|txt|env|conf|cfg|pub)"
+)
+_SCHEMES = frozenset({"bearer", "basic", "token", "digest", "api-token", "apikey", "hmac"})
+
+
+def _name_class(ident: str) -> str | None:
+    """'password', 'token', 'key' (weak) or None for names that do not hold secrets."""
+    words = [w.lower() for w in _WORD.findall(ident)]
+    words = [w for w in words if not w.isdigit()]
+    if not words or any(w in _NEGATING for w in words):
+        return None
+    if words[-1] in _DENY_LAST:
+        return None
+    joined = "".join(words)
+    if any(p in w for w in words for p in _PASSWORD_PARTS) or any(w in _PASSWORD_WORDS for w in words):
+        return "password"
+    if any(p in joined for p in _TOKEN_PARTS) or any(w in _TOKEN_WORDS for w in words):
+        return "token"
+    if words[-1] in ("key", "keys"):
+        if len(words) == 1 or words[-2] in _GENERIC_KEY:
+            return "weak"
+        return "token"
+    return None
+
+
+def _value_ok(value: str, cls: str, quoted: bool) -> bool:
+    v = value
+    if is_placeholder(v) or v.lower() in _BOOLISH:
+        return False
+    if _DOTTED_REF.fullmatch(v) or _CONST.fullmatch(v) or _FILENAME.fullmatch(v):
+        return False
+    if v.startswith(("/", "./", "~/", "http://", "https://", "file:")):
+        return False
+    if v.isdigit() and len(v) < 12:
+        return False
+    if cls == "password":
+        return len(v) >= 6
+    if _VERSIONISH.fullmatch(v) and entropy(v) < 3.6:
+        return False
+    if cls == "weak":
+        return looks_random(v, min_len=16, min_entropy=3.5)
+    if _WORDS.fullmatch(v) and not quoted:
+        return False
+    if quoted and " " in v:
+        return len(v) >= 10 and not _WORDS.fullmatch(v.replace(" ", "_")) or entropy(v) >= 3.5
+    return looks_random(v, min_len=8, min_entropy=3.0)
+
+
+def _value_at(text: str, pos: int, quote: str, op: str) -> tuple[int, int] | None:
+    if quote:
+        m = _QUOTED[quote].match(text, pos - 1)
+        return (m.start(1), m.end(1)) if m else None
+    m = (_XML_VALUE if op == ">" else _UNQUOTED).match(text, pos)
+    if m is None:
+        return None
+    end = m.end()
+    while end > pos and text[end - 1] in ",;)]}>":
+        end -= 1
+    if op == ">":
+        while end > pos and text[end - 1] in " \t":
+            end -= 1
+    return (pos, end) if end > pos else None
+
+
+def assignments(text: str, lowered: str) -> Iterator[Span]:
+    """Values assigned to (or compared with) secret-like names."""
+    pos = 0
+    n = len(text)
+    while True:
+        hint = _HINT.search(lowered, pos)
+        if hint is None:
+            return
+        start = hint.start()
+        floor = max(0, start - 80)
+        while start > floor and text[start - 1] in _IDENT_CHARS:
+            start -= 1
+        tail = _IDENT_TAIL.match(text, hint.end())
+        ident_end = tail.end() if tail else hint.end()
+        pos = max(ident_end, hint.end())
+        ident = text[start:ident_end].strip(".-$")
+        cls = _name_class(ident)
+        if cls is None:
+            continue
+        am = _ASSIGN.match(text, ident_end)
+        if am is None:
+            continue
+        op = am.group("op") or ""
+        quote = am.group("q")
+        if "\n" in am.group("sp") and op != ">":
+            continue
+        if op in (",", "(") and not quote:
+            continue
+        if op == "," and not am.group("close"):
+            continue
+        if not op and not quote and cls != "token":
+            continue
+        span = _value_at(text, am.end(), quote, op)
+        if span is None:
+            continue
+        vs, ve = span
+        value = text[vs:ve]
+        if value.lower() in _SCHEMES and not quote:
+            nxt = re.match(r"[ \t]{1,8}([^\s\"'`<]{1,4096})", text[ve : min(n, ve + 4200)])
+            if nxt is None:
+                continue
+            vs, ve = ve + nxt.start(1), ve + nxt.end(1)
+            value = text[vs:ve].rstrip(",;")
+            ve = vs + len(value)
+        if not op and not quote and not looks_random(value, min_len=16, min_entropy=3.5):
+            continue
+        if not _value_ok(value, cls, bool(quote)):
+            continue
+        yield (vs, ve, "secret_assignment")
+        pos = max(pos, ve)

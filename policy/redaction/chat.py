@@ -1,0 +1,86 @@
+"""Chat platform credentials: Slack tokens and webhooks, Telegram bot tokens, Discord, Teams."""
+
+from __future__ import annotations
+
+from .base import RuleSet, rule
+from .entropy import is_placeholder
+
+__all__ = ["CHAT"]
+
+_B = r"(?<![A-Za-z0-9_])"
+
+
+def _slack_real(value: str) -> bool:
+    parts = value.split("-")
+    digits = sum(ch.isdigit() for ch in value)
+    body = "".join(parts[1:])
+    return digits >= 6 and not is_placeholder(body) and "#" not in value
+
+
+CHAT = RuleSet(
+    [
+        rule(
+            "slack_token",
+            _B + r"xox[bpaers]-\d{8,14}-\d{8,14}(?:-\d{8,14})?-[A-Za-z0-9]{24,64}(?![\w-])",
+            "xox",
+            check=_slack_real,
+            nocase=True,
+        ),
+        rule(
+            "slack_token",
+            _B + r"xox[bpaors]-(?:\d+-)?[0-9A-Za-z]{4,16}(?:-[0-9A-Za-z]{4,64}){1,4}(?![\w-])",
+            "xox",
+            check=lambda v: _slack_real(v) and sum(c.isalpha() for c in v[5:]) >= 8,
+            nocase=True,
+        ),
+        rule(
+            "slack_token",
+            _B + r"xox[ar]-[A-Za-z0-9]{1,2}-[A-Za-z0-9-]{20,200}(?![\w-])",
+            "xox",
+            check=_slack_real,
+            nocase=True,
+        ),
+        rule(
+            "slack_token",
+            _B + r"xoxe\.xox[bp]-\d-[A-Z0-9]{150,170}(?![\w-])",
+            "xoxe.",
+            nocase=True,
+        ),
+        rule("slack_token", _B + r"xoxe-\d-[A-Z0-9]{140,150}(?![\w-])", "xoxe-", nocase=True),
+        rule(
+            "slack_token",
+            _B + r"xapp-\d-[A-Z0-9]{6,16}-\d{6,16}-[a-z0-9]{40,80}(?![\w-])",
+            "xapp-",
+            nocase=True,
+        ),
+        rule(
+            "slack_webhook",
+            r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<v>[A-Za-z0-9+/_]{20,200})",
+            "hooks.slack.com",
+            group="v",
+        ),
+        rule(
+            "telegram_bot_token",
+            r"(?<![\w:-])\d{5,16}:A[\w-]{34}(?![\w-])",
+            ":A",
+            check=lambda v: not is_placeholder(v.split(":", 1)[1]),
+        ),
+        rule(
+            "discord_token",
+            _B + r"[MNO][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}(?![\w-])",
+            ".",
+        ),
+        rule(
+            "teams_webhook",
+            r"https://[a-z0-9-]+\.webhook\.office\.com/webhook(?:b2)?/(?P<v>[^\s\"'<>]{20,400})",
+            "webhook.office.com",
+            group="v",
+        ),
+        rule(
+            "discord_webhook",
+            r"discord(?:app)?\.com/api/webhooks/(?P<v>\d{5,30}/[\w-]{20,100})",
+            "/api/webhooks/",
+            group="v",
+        ),
+    ]
+)

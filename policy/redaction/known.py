@@ -1,0 +1,62 @@
+"""Exact known secret values, also base64-, URL- or hex-encoded, or split by whitespace.
+
+Built once per set of values: each value yields its encoded variants (found with `str.find`)
+and a whitespace-tolerant pattern, run only when a 4-character piece of the value occurs.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterator, Mapping
+from urllib.parse import quote, quote_plus
+
+from .base import Span
+
+__all__ = ["KnownSecrets"]
+
+_GAP = r"[ \t\r\n]{0,16}"
+
+
+def _variants(value: str) -> set[str]:
+    raw = value.encode()
+    out = {value, quote(value, safe=""), quote_plus(value), raw.hex(), raw.hex().upper()}
+    for enc in (base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()):
+        out.add(enc)
+        out.add(enc.rstrip("="))
+    return {v for v in out if v}
+
+
+class KnownSecrets:
+    """Finds every occurrence of the values it was given, in any of their common encodings."""
+
+    def __init__(self, values: Mapping[str, str], *, min_length: int = 6) -> None:
+        self.values = {k: v for k, v in values.items() if isinstance(v, str)}
+        usable = sorted(
+            {v for v in self.values.values() if len(v.strip()) >= min_length}, key=len, reverse=True
+        )
+        self._plain: tuple[str, ...] = tuple(
+            sorted({var for v in usable for var in _variants(v)}, key=len, reverse=True)
+        )
+        self._split: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = tuple(
+            (
+                tuple(v[i : i + 4] for i in range(0, len(v) - 3, 4)),
+                re.compile(_GAP.join(re.escape(ch) for ch in v if not ch.isspace())),
+            )
+            for v in usable
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self._plain)
+
+    def __call__(self, text: str, lowered: str) -> Iterator[Span]:
+        """Spans of known values and their encodings."""
+        for needle in self._plain:
+            pos = text.find(needle)
+            while pos >= 0:
+                yield (pos, pos + len(needle), "known_secret")
+                pos = text.find(needle, pos + 1)
+        for pieces, pattern in self._split:
+            if any(p in text for p in pieces):
+                for m in pattern.finditer(text):
+                    yield (m.start(), m.end(), "known_secret")
