@@ -1,4 +1,32 @@
 """Running one command in isolation: bubblewrap namespaces, seccomp, rlimits, a clean environment, watchdogs, reaping.
 
 Imports nothing of ours.
+
+The port is ``Sandbox.run(spec) -> RunResult``; ``Sandbox.selftest()`` proves the isolation from
+inside before anything runs (fail closed: ``SandboxUnavailable``). Only this package spawns
+processes. Modules: ``runner`` (the port, registry, self-test gate), ``supervise`` (one process:
+caps, watchdogs, killing), ``bwrap`` (command line), ``seccomp`` (filter), ``limits``, ``env``,
+``snippet`` (Python wrapper and import guard), ``selftest`` (probe and checks), ``procscan``
+(/proc reading), ``models`` (values), ``errors``, ``cli`` (plain functions for the CLI).
 """
+
+# ruff: noqa: E501 - the first docstring line is the package summary, kept verbatim
+
+from sandbox.errors import InvalidRunSpec, SandboxError, SandboxUnavailable
+from sandbox.limits import Limits
+from sandbox.models import Check, LiveRun, RunResult, RunSpec, SandboxConfig, SelfTestReport
+from sandbox.runner import Sandbox
+
+__all__ = [
+    "Check",
+    "InvalidRunSpec",
+    "Limits",
+    "LiveRun",
+    "RunResult",
+    "RunSpec",
+    "Sandbox",
+    "SandboxConfig",
+    "SandboxError",
+    "SandboxUnavailable",
+    "SelfTestReport",
+]
