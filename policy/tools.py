@@ -136,38 +136,39 @@ class ArgError:
 # -- parsing ---------------------------------------------------------------------------
 
 
+_SMART_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"'})  # chat apps "improve" quotes
+
+
+def _parse_error(message: str, reason: Reason = Reason.BAD_ARGUMENTS) -> ParseError:
+    return ParseError(reason=reason, message=message)
+
+
 def parse_invocation(text: str) -> ToolRequest | ParseError:
-    """Split `tool name=value ...` with POSIX quoting (no shell) into a ToolRequest."""
+    """Split `tool name=value ...` with POSIX quoting (no shell) into a ToolRequest.
+
+    Curly double quotes, which chat clients substitute for straight ones, count as `"`.
+    """
     if len(text) > MAX_INVOCATION_CHARS:
-        return ParseError(
-            reason=Reason.INPUT_TOO_LARGE,
-            message=f"the request is too long (at most {MAX_INVOCATION_CHARS} characters)",
-        )
+        limit = f"at most {MAX_INVOCATION_CHARS} characters"
+        return _parse_error(f"the request is too long ({limit})", Reason.INPUT_TOO_LARGE)
     if "\x00" in text:
-        return ParseError(reason=Reason.BAD_ARGUMENTS, message="the request contains a NUL")
-    if not text.strip():
-        return ParseError(reason=Reason.EMPTY_MESSAGE, message="name a tool to run")
+        return _parse_error("the request contains a NUL")
     try:
-        tokens = shlex.split(text, comments=False, posix=True)
+        tokens = shlex.split(text.translate(_SMART_QUOTES), comments=False, posix=True)
     except ValueError:
-        return ParseError(reason=Reason.BAD_ARGUMENTS, message="unbalanced quotes or a stray \\")
+        return _parse_error("unbalanced quotes or a stray \\")
     if not tokens:
-        return ParseError(reason=Reason.EMPTY_MESSAGE, message="name a tool to run")
+        return _parse_error("name a tool to run", Reason.EMPTY_MESSAGE)
     tool, rest = tokens[0], tokens[1:]
     if not _TOOL_NAME.fullmatch(tool):
-        return ParseError(reason=Reason.BAD_ARGUMENTS, message="that is not a tool name")
+        return _parse_error("that is not a tool name")
     raw: dict[str, str] = {}
     for position, token in enumerate(rest, start=1):
         name, sep, value = token.partition("=")
         if not sep or not _ARG_NAME.fullmatch(name):
-            return ParseError(
-                reason=Reason.BAD_ARGUMENTS,
-                message=f"argument {position} is not of the form name=value",
-            )
+            return _parse_error(f"argument {position} is not of the form name=value")
         if name in raw:
-            return ParseError(
-                reason=Reason.BAD_ARGUMENTS, message=f"argument '{name}' is given twice"
-            )
+            return _parse_error(f"argument '{name}' is given twice")
         raw[name] = value
     return ToolRequest(tool=tool, raw_args=raw)
 
@@ -255,12 +256,10 @@ def validate_args(spec: ToolSpec, raw: Mapping[str, str]) -> dict[str, str | int
     unknown = sorted(set(raw) - set(spec.args))
     if unknown:
         name = unknown[0]
-        shown = f"'{name}'" if _ARG_NAME.fullmatch(name) else "an argument"
+        safe = _ARG_NAME.fullmatch(name) is not None
+        shown = f"unknown argument '{name}'" if safe else "an unknown argument"
         takes = ", ".join(spec.args) if spec.args else "no arguments"
-        return ArgError(
-            arg=name if shown != "an argument" else None,
-            message=f"unknown {shown}; {spec.name} takes: {takes}",
-        )
+        return ArgError(arg=name if safe else None, message=f"{shown}; {spec.name} takes: {takes}")
     out: dict[str, str | int] = {}
     for name, arg in spec.args.items():
         value: object = raw.get(name)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import posixpath
+import random
+
 import pytest
 
 from policy.autonomy import Risk
@@ -130,7 +133,9 @@ def test_validate_fills_defaults_and_converts_ints() -> None:
 def test_unknown_and_missing_arguments() -> None:
     """Unknown names are refused with the list of real ones; required ones must be given."""
     unknown = validate_args(LOGS, {"service": "api", "bogus": "1"})
-    assert unknown == ArgError(arg="bogus", message="unknown 'bogus'; t takes: service, lines")
+    assert unknown == ArgError(
+        arg="bogus", message="unknown argument 'bogus'; t takes: service, lines"
+    )
     missing = validate_args(LOGS, {})
     assert missing == ArgError(arg="service", message="missing required argument 'service'")
     weird = validate_args(LOGS, {"service": "api", "a b;c": "1"})
@@ -456,3 +461,64 @@ def test_required_follows_default() -> None:
     """An argument is required exactly when it has no default."""
     assert ArgSpec(name="a", type=ArgType.STR).required
     assert not ArgSpec(name="a", type=ArgType.STR, default="").required
+
+
+# -- property-ish: seeded random inputs ----------------------------------------------------
+
+_PATH_ATOMS = [
+    "a",
+    "b.txt",
+    ".",
+    "..",
+    "/",
+    "//",
+    "-",
+    "~",
+    "\\",
+    " ",
+    "\x00",
+    "é",
+    "x-y",
+    "_",
+    "@",
+]
+
+
+@pytest.mark.parametrize("seed", range(5), ids=lambda s: f"seed{s}")
+def test_accepted_paths_stay_inside_the_workspace(seed: int) -> None:
+    """Whatever random path is accepted resolves inside the workspace and is not an option."""
+    rng = random.Random(seed)
+    accepted = 0
+    for _ in range(2000):
+        value = "".join(rng.choice(_PATH_ATOMS) for _ in range(rng.randint(1, 6)))
+        got = validate_args(tool(("prog", "{p}"), PATH_SPEC), {"p": value})
+        if isinstance(got, ArgError):
+            continue
+        accepted += 1
+        resolved = posixpath.normpath(posixpath.join("/ws", value))
+        assert resolved == "/ws" or resolved.startswith("/ws/"), value
+        assert not value.startswith(("-", "/", "~"))
+        assert ".." not in value.split("/")
+    assert accepted > 50  # the generator does produce valid paths, so the check above ran
+
+
+@pytest.mark.parametrize("seed", range(5), ids=lambda s: f"seed{s}")
+def test_rendered_values_are_never_split_or_expanded(seed: int) -> None:
+    """Random accepted strings land verbatim in exactly their own argv element."""
+    rng = random.Random(seed)
+    atoms = [" ", "'", '"', "{", "}", "{s}", "$(x)", ";", "|", "*", "a", "é", "\t", "-"]
+    spec = tool(("prog", "--x={s}", "{s}", "{{s}}"), ArgSpec(name="s", type=ArgType.STR))
+    for _ in range(1000):
+        value = "".join(rng.choice(atoms) for _ in range(rng.randint(0, 8)))
+        args = validate_args(spec, {"s": value})
+        if isinstance(args, ArgError):
+            assert value.startswith("-") or "\t" in value
+            continue
+        assert render_argv(spec, args) == ("prog", f"--x={value}", value, "{s}")
+
+
+def test_smart_quotes_group_like_straight_quotes() -> None:
+    """Curly double quotes from chat clients quote like straight ones."""
+    assert parse_invocation("grep pattern=\u201ca b\u201d") == ToolRequest(
+        tool="grep", raw_args={"pattern": "a b"}
+    )
