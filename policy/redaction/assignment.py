@@ -22,8 +22,9 @@ _IDENT_TAIL = re.compile(r"[A-Za-z0-9_.$-]{0,80}")
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+[a-z]*")
 _ASSIGN = re.compile(
     r"""(?P<close>["'`]?(?:\[\d*\])?)
+        (?:[ \t]{1,4}(?:string|String|str|&str|\[\]byte|char\*?|const))?
         [ \t]{0,16}
-        (?P<op>:{1,3}=|\?=|\.=|\+=|=>|!==?|={1,3}|->|:|,|\(|>)?
+        (?P<op>:{1,3}=|\?=|\.=|\+=|=>|!==?|={1,3}|:|,|\(|>)?
         (?P<sp>[ \t]{0,32}(?:\\?\r?\n[ \t]{0,64})?)
         @?(?P<q>["'`]?)""",
     re.VERBOSE,
@@ -32,9 +33,9 @@ _UNQUOTED = re.compile(r"[^\s\"'`\\<]{1,512}")
 _QUOTED = {q: re.compile(q + r"([^" + q + r"\n]{1,512})" + q) for q in ("'", '"', "`")}
 _XML_VALUE = re.compile(r"[^<\n]{1,512}")
 
-_PASSWORD_PARTS = ("passw", "passphrase", "secret")
-_PASSWORD_WORDS = frozenset({"pass", "pwd", "pw", "passwd", "secrete"})
-_TOKEN_PARTS = ("token", "credential", "apikey", "privatekey", "accesskey", "secretkey", "authkey")
+_PASSWORD_PARTS = ("passw", "passphrase")
+_PASSWORD_WORDS = frozenset({"pass", "pwd", "pw", "passwd"})
+_TOKEN_PARTS = ("token", "secret", "credential", "apikey", "privatekey", "accesskey", "secretkey", "authkey")
 _TOKEN_WORDS = frozenset({"auth", "creds", "cred", "pat", "tokens"})
 _DENY_LAST = frozenset(
     """id ids uuid name names url uri urls path paths file files dir directory size length len type
@@ -46,7 +47,10 @@ _DENY_LAST = frozenset(
     user username email account login event events reset rotation helper util utils module
     handler factory parser test tests spec mock example policy attempts retries seconds ms""".split()
 )
-_NEGATING = frozenset({"public", "pub", "publishable", "csrf", "xsrf", "authenticity", "author"})
+_NEGATING = frozenset(
+    {"public", "pub", "publishable", "csrf", "xsrf", "authenticity", "author", "not", "non", "nonmatching",
+     "invalid", "wrong", "dummy", "fake", "mock", "sample", "example"}
+)
 _GENERIC_KEY = frozenset(
     """some other foreign primary schema sequence sort partition row column hash index map cache
     lookup unique composite issuer ha entry object idempotency routing shard group dict item node
@@ -57,10 +61,11 @@ _BOOLISH = frozenset(
     "true false null none nil yes no on off undefined required optional string str bool int "
     "bearer basic digest token password secret".split()
 )
-_DOTTED_REF = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+(?:\(\))?")
+_DOTTED_REF = re.compile(r"[A-Za-z_$][\w$]{0,30}(?:\.[A-Za-z_$][\w$]{0,30})+(?:\(\))?")
 _CONST = re.compile(r"[A-Z][A-Z0-9]*(?:[_-][A-Z0-9]+)+")
 _WORDS = re.compile(r"[a-z]+(?:[_ -][a-z]+)*")
 _VERSIONISH = re.compile(r".*[-_:@v]?\d+\.\d+(?:\.\d+)*(?:[-_.][A-Za-z0-9]+)?")
+_VERSION_END = re.compile(r"[\w.-]*[-_:@v]\d+\.\d+(?:\.\d+)+(?:-[A-Za-z]+)?")
 _FILENAME = re.compile(
     r"[\w./~-]*\.(?:pem|key|crt|cer|der|p12|pfx|jks|keystore|keytab|json|ya?ml|txt|env|conf|cfg|pub)"
 )
@@ -99,11 +104,13 @@ def _value_ok(value: str, cls: str, quoted: bool) -> bool:
         return False
     if cls == "password":
         return len(v) >= 6
-    if _VERSIONISH.fullmatch(v) and entropy(v) < 3.6:
+    if (_VERSIONISH.fullmatch(v) and entropy(v) < 3.6) or _VERSION_END.fullmatch(v):
         return False
     if cls == "weak":
-        return looks_random(v, min_len=16, min_entropy=3.5)
+        return quoted and looks_random(v, min_len=20, min_entropy=3.5)
     if _WORDS.fullmatch(v) and not quoted:
+        return False
+    if quoted and (" = " in v or v.endswith((" ", " ="))):
         return False
     if quoted and " " in v:
         return len(v) >= 10 and not _WORDS.fullmatch(v.replace(" ", "_")) or entropy(v) >= 3.5
@@ -126,8 +133,21 @@ def _value_at(text: str, pos: int, quote: str, op: str) -> tuple[int, int] | Non
     return (pos, end) if end > pos else None
 
 
+_REVERSED = re.compile(r"""(["'])([^"'\n]{1,512})\1[ \t]{0,8}(?:===?|!==?)[ \t]{0,8}([A-Za-z_$][\w.$]{0,80})""")
+
+
+def _reversed(text: str) -> Iterator[Span]:
+    """`"value" == password` comparisons, with the literal on the left."""
+    for m in _REVERSED.finditer(text):
+        cls = _name_class(m.group(3))
+        if cls is not None and cls != "weak" and _value_ok(m.group(2), cls, True):
+            yield (m.start(2), m.end(2), "secret_assignment")
+
+
 def assignments(text: str, lowered: str) -> Iterator[Span]:
     """Values assigned to (or compared with) secret-like names."""
+    if "==" in text or "!=" in text:
+        yield from _reversed(text)
     pos = 0
     n = len(text)
     while True:
@@ -157,6 +177,8 @@ def assignments(text: str, lowered: str) -> Iterator[Span]:
         if op == "," and not am.group("close"):
             continue
         if not op and not quote and cls != "token":
+            continue
+        if quote == "`" and " " in text[am.end() : am.end() + 80].split("`", 1)[0]:
             continue
         span = _value_at(text, am.end(), quote, op)
         if span is None:

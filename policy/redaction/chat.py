@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import RuleSet, rule
-from .entropy import is_placeholder
+from .entropy import is_masked
 
 __all__ = ["CHAT"]
 
@@ -14,7 +14,7 @@ def _slack_real(value: str) -> bool:
     parts = value.split("-")
     digits = sum(ch.isdigit() for ch in value)
     body = "".join(parts[1:])
-    return digits >= 6 and not is_placeholder(body) and "#" not in value
+    return digits >= 6 and not is_masked(body) and "#" not in value
 
 
 CHAT = RuleSet(
@@ -28,9 +28,9 @@ CHAT = RuleSet(
         ),
         rule(
             "slack_token",
-            _B + r"xox[bpaors]-(?:\d+-)?[0-9A-Za-z]{4,16}(?:-[0-9A-Za-z]{4,64}){1,4}(?![\w-])",
+            _B + r"xox[bpaors]-\d{8,14}(?:-[0-9A-Za-z]{4,64}){1,4}(?![\w-])",
             "xox",
-            check=lambda v: _slack_real(v) and sum(c.isalpha() for c in v[5:]) >= 8,
+            check=lambda v: _slack_real(v) and len(v) >= 30,
             nocase=True,
         ),
         rule(
@@ -44,6 +44,13 @@ CHAT = RuleSet(
             "slack_token",
             _B + r"xoxe\.xox[bp]-\d-[A-Z0-9]{150,170}(?![\w-])",
             "xoxe.",
+            nocase=True,
+        ),
+        rule(
+            "slack_token",
+            _B + r"xox[ar]-(?:\d-)?[0-9a-zA-Z]{8,48}(?![\w-])",
+            "xox",
+            check=lambda v: sum(c.isdigit() for c in v) >= 3 and not is_masked(v[5:]),
             nocase=True,
         ),
         rule("slack_token", _B + r"xoxe-\d-[A-Z0-9]{140,150}(?![\w-])", "xoxe-", nocase=True),
@@ -63,7 +70,7 @@ CHAT = RuleSet(
             "telegram_bot_token",
             r"(?<![\w:-])\d{5,16}:A[\w-]{34}(?![\w-])",
             ":A",
-            check=lambda v: not is_placeholder(v.split(":", 1)[1]),
+            check=lambda v: not is_masked(v.split(":", 1)[1]),
         ),
         rule(
             "discord_token",

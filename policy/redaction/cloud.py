@@ -6,7 +6,7 @@ One rule per format; each starts at a token boundary and has bounded quantifiers
 from __future__ import annotations
 
 from .base import RuleSet, rule
-from .entropy import is_placeholder
+from .entropy import is_masked
 
 __all__ = ["CLOUD"]
 
@@ -15,7 +15,7 @@ _E = r"(?![A-Za-z0-9_])"
 
 
 def _real(value: str) -> bool:
-    return not is_placeholder(value[4:])
+    return not is_masked(value[4:])
 
 
 CLOUD = RuleSet(
@@ -47,7 +47,7 @@ CLOUD = RuleSet(
             r"(?P<v>[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])",
             "aws",
             group="v",
-            check=lambda v: not is_placeholder(v),
+            check=lambda v: not is_masked(v),
             nocase=True,
         ),
         rule("gcp_api_key", _B + r"AIza[\w-]{35}(?![\w-])", "AIza", check=_real),
@@ -61,7 +61,7 @@ CLOUD = RuleSet(
             "azure_client_secret",
             r"(?<![\w~.-])[\w.~-]{3}\dQ~[\w.~-]{31,34}(?![\w~.-])",
             "Q~",
-            check=lambda v: not is_placeholder(v[5:]),
+            check=lambda v: not is_masked(v[5:]),
         ),
         rule(
             "azure_storage_key",
@@ -74,6 +74,12 @@ CLOUD = RuleSet(
             "azure_sas_token",
             r"(?<![\w])sig=(?P<v>[A-Za-z0-9%+/]{30,120}={0,2})",
             "sig=",
+            group="v",
+        ),
+        rule(
+            "softlayer_api_key",
+            r"api\.softlayer\.com/soap/(?:v3|v3\.1)/(?P<v>[a-z0-9]{64})",
+            "softlayer.com",
             group="v",
         ),
         rule("alibaba_access_key", _B + r"LTAI[A-Za-z0-9]{20}" + _E, "LTAI", check=_real),

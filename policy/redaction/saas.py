@@ -9,18 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .base import RuleSet, rule
-from .entropy import is_placeholder
+from .entropy import is_masked
 
 __all__ = ["SAAS"]
 
-_B = r"(?<![A-Za-z0-9_])"
+_B = r"(?<![A-Za-z0-9_.])"
 _E = r"(?![A-Za-z0-9_])"
 _EH = r"(?![\w-])"
 
 
 def _masked_after(prefix_len: int) -> Callable[[str], bool]:
     def check(value: str) -> bool:
-        return not is_placeholder(value[prefix_len:])
+        return prefix_len < 0 or not is_masked(value[prefix_len:])
 
     return check
 
@@ -41,7 +41,7 @@ _TABLE: tuple[tuple[str, str, str, int], ...] = (
     ("doppler_token", r"dp\.(?:pt|st|sa|scim|audit|ct)\.[A-Za-z0-9]{40,44}" + _E, "dp.", 6),
     ("dynatrace_token", r"dt0c01\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{64}" + _E, "dt0c01.", 7),
     ("age_secret_key", r"AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}" + _E,
-     "AGE-SECRET-KEY-", 16),
+     "AGE-SECRET-KEY-", -1),
     ("onepassword_secret_key", r"A3-[A-Z0-9]{6}-(?:[A-Z0-9]{11}|[A-Z0-9]{6}-[A-Z0-9]{5})"
      r"-[A-Z0-9]{5}-[A-Z0-9]{5}-[A-Z0-9]{5}" + _E, "A3-", 3),
     ("onepassword_token", r"ops_eyJ[A-Za-z0-9+/]{250,4000}={0,3}", "ops_eyJ", 7),
@@ -50,7 +50,8 @@ _TABLE: tuple[tuple[str, str, str, int], ...] = (
     ("pulumi_token", r"pul-[a-f0-9]{40}" + _E, "pul-", 4),
     ("prefect_token", r"pnu_[A-Za-z0-9]{36}" + _E, "pnu_", 4),
     ("readme_token", r"rdme_[a-z0-9]{70}" + _E, "rdme_", 5),
-    ("sentry_token", r"sntry[us]_[A-Za-z0-9+/=_]{60,400}" + _E, "sntry", 7),
+    ("sentry_token", r"sntrys_eyJpYXQiO[A-Za-z0-9+/=]{50,2000}_[A-Za-z0-9+/]{43}(?![\w+/])", "sntrys_", 7),
+    ("sentry_token", r"sntryu_[a-f0-9]{64}" + _E, "sntryu_", 7),
     ("grafana_token", r"(?:glc_[A-Za-z0-9+/]{32,400}={0,2}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8})",
      "gl", 4),
     ("grafana_token", r"eyJrIjoi[A-Za-z0-9]{70,400}={0,2}", "eyJrIjoi", 8),
@@ -68,8 +69,7 @@ _TABLE: tuple[tuple[str, str, str, int], ...] = (
      "at.", 4),
     ("terraform_token", r"[A-Za-z0-9]{14}\.atlasv1\.[\w=-]{60,70}" + _EH, ".atlasv1.", 0),
     ("vault_token", r"(?:hvs|hvb)\.[\w-]{90,300}" + _EH, "hv", 4),
-    ("vault_token", r"s\.[A-Za-z0-9]{24}" + _E, "s.", 2),
-    ("okta_token", r"00[A-Za-z0-9_-]{40}" + _EH, "00", 2),
+    ("vault_token", r"s\.(?=[A-Za-z]{0,23}\d)(?=[a-z0-9]{0,23}[A-Z])[A-Za-z0-9]{24}" + _E, "s.", 2),
     ("openshift_token", r"sha256~[\w-]{43}" + _EH, "sha256~", 7),
     ("octopus_api_key", r"API-[A-Z0-9]{26}" + _E, "API-", 4),
     ("databricks_token", r"dapi[a-f0-9]{32}(?:-\d)?" + _E, "dapi", 4),
@@ -97,12 +97,33 @@ _TABLE: tuple[tuple[str, str, str, int], ...] = (
     ("beamer_token", r"b_[a-z0-9=_-]{44}" + _EH, "b_", 2),
     ("clickhouse_key", r"4b1d[A-Za-z0-9]{38}" + _E, "4b1d", 4),
     ("adobe_secret", r"p8e-[a-zA-Z0-9]{32}" + _E, "p8e-", 4),
+    ("mapbox_token", r"pk\.[a-z0-9]{60}\.[a-z0-9]{22}" + _E, "pk.", 3),
+    ("intra42_secret", r"s-s4t2(?:ud|af)-[a-f0-9]{64}" + _E, "s-s4t2", 9),
+    ("sourcegraph_token", r"sgp_(?=[a-fA-F0-9]{40}(?![\w!]))(?![a-fA-F0-9]{0,39}(\w)\1\1\1)[a-fA-F0-9]{40}",
+     "sgp_", 4),
     ("airtable_token", r"pat[A-Za-z0-9]{14}\.[a-f0-9]{64}" + _E, "pat", 3),
 )
 
 SAAS = RuleSet(
     [
-        rule(kind, _B + regex, *(t for t in trigger.split("|") if t), check=_masked_after(skip))
-        for kind, regex, trigger, skip in _TABLE
+        *(
+            rule(kind, _B + regex, *(t for t in trigger.split("|") if t), check=_masked_after(skip))
+            for kind, regex, trigger, skip in _TABLE
+        ),
+        rule(
+            "okta_token",
+            r"(?i)okta[\w.-]{0,30}[\"']?[\s:=]{1,6}[\"']?(?P<v>00[\w-]{40})(?![\w-])",
+            "okta",
+            group="v",
+            check=lambda v: not is_masked(v[2:]),
+            nocase=True,
+        ),
+        rule(
+            "sidekiq_secret",
+            r"BUNDLE_(?:ENTERPRISE|GEMS)__CONTRIBSYS__COM[\w]{0,10}[\"']?\s*[:=]+\s*[\"'`]?"
+            r"(?P<v>[a-f0-9]{8}:[a-f0-9]{8})",
+            "__CONTRIBSYS__",
+            group="v",
+        ),
     ]
 )

@@ -40,6 +40,8 @@ def _password_ok(value: str) -> bool:
 
 
 def _bearer_ok(value: str) -> bool:
+    if "://" in value:
+        return False
     return looks_random(value, min_len=12, min_entropy=2.8) or (
         len(value) >= 12 and value.startswith("ey")
     )
@@ -91,7 +93,7 @@ STRUCTURED = RuleSet(
         ),
         rule(
             "curl_password",
-            r"(?:\s-u|\s--user)[ =]+[\"']?(?:[^\s\"':]{0,128}):(?P<v>[^\s\"']{1,128})[\"']?",
+            r"(?:\s-u|\s--user)[ =]+[\"']?(?:[^\s\"':<]{0,128}):(?P<v>[^\s\"']{1,128})[\"']?",
             "-u",
             "--user",
             group="v",
@@ -186,5 +188,6 @@ def kubernetes_secrets(text: str, lowered: str) -> Iterator[Span]:
                 break
             if len(item.group("indent").expandtabs()) <= base:
                 break
-            yield (item.start("v"), item.end("v"), "kubernetes_secret")
+            if len(item.group("v")) % 4 == 0:
+                yield (item.start("v"), item.end("v"), "kubernetes_secret")
             pos = item.end()

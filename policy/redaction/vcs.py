@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import RuleSet, rule
-from .entropy import is_placeholder
+from .entropy import is_masked
 
 __all__ = ["VCS"]
 
@@ -15,8 +15,8 @@ def _body_real(value: str) -> bool:
     """The part after the first `_` or `-` is not a mask."""
     for sep in ("_", "-"):
         if sep in value:
-            return not is_placeholder(value.split(sep, 1)[1])
-    return not is_placeholder(value)
+            return not is_masked(value.split(sep, 1)[1])
+    return not is_masked(value)
 
 
 VCS = RuleSet(
@@ -26,22 +26,19 @@ VCS = RuleSet(
             "github_token",
             _B + r"github_pat_[A-Za-z0-9_]{60,255}" + _E,
             "github_pat_",
-            check=lambda v: not is_placeholder(v[11:]),
+            check=lambda v: not is_masked(v[11:]),
         ),
         rule(
             "gitlab_token",
             _B
-            + r"(?:glpat|gldt|glft|glsoat|glrt|glcbt|glptt|glagent|gloas|glffct)-[\w.-]{20,300}"
-            + r"(?![\w.-])",
+            + r"(?:(?:glpat|gldt|glft|glrt|glcbt|glffct|glsoat)-[\w-]{20,50}"
+            + r"|glpat-[\w-]{27,300}\.[\w]{2}[\w-]{7}"
+            + r"|glrt-[\w-]{27,300}\.[\w]{2}[\w-]{7}"
+            + r"|glptt-[\w-]{40}|gloas-[\w-]{64}|glagent-[\w-]{50,1024}|glimt-[\w-]{25}"
+            + r"|GR1348941[\w-]{20,50})(?![\w.-])",
             "gl",
-            check=_body_real,
-        ),
-        rule("gitlab_token", _B + r"glimt-[\w-]{25,64}(?![\w-])", "glimt-", check=_body_real),
-        rule(
-            "gitlab_token",
-            _B + r"GR1348941[\w-]{20,64}(?![\w-])",
             "GR1348941",
-            check=lambda v: not is_placeholder(v[9:]) and not v[9:].isdigit(),
+            check=lambda v: _body_real(v) and not (v.startswith("GR") and v[9:].isdigit()),
         ),
         rule(
             "gitlab_session_cookie",
