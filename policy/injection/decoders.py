@@ -1,0 +1,186 @@
+"""Finding and decoding encoded payloads inside a text, so the scanner can read them too.
+
+Segment decoders (base64, base32, hex, binary, Morse) look for a long run of their
+alphabet and decode each run; whole-text decoders (percent/URL, quoted-printable,
+HTML entities, backslash escapes) apply when the text carries enough of their
+escapes. rot13 and reversed text are not found here: the scanner tries them when
+the text's words look like rotated or reversed attack words. Only decodings that
+are readable text are returned. Every regex is linear; each decoder is gated by a
+cheap check so that ordinary chat pays almost nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import html
+import quopri
+import re
+import urllib.parse
+
+__all__ = ["decode_payloads", "readable", "reverse_text", "rot13"]
+
+_B64 = re.compile(r"[A-Za-z0-9+/_\-]{16,}={0,2}")
+_B32 = re.compile(r"[A-Z2-7]{16,}={0,6}")
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2}[ :,\-]?){10,}")
+_BIN = re.compile(r"(?:[01]{8}[ ]?){4,}")
+_MORSE = re.compile(r"(?:[.\-]{1,7}(?: / | {1,3}|/)){5,}[.\-]{1,7}")
+_PCT = re.compile(r"%[0-9a-fA-F]{2}")
+_QP = re.compile(r"=[0-9A-F]{2}")
+_ENT = re.compile(r"&#?\w{1,8};")
+_ESC = re.compile(r"\\(?:u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2})")
+_HEXSEP = re.compile(r"[ :,\-]")
+
+_MORSE_TABLE = dict(
+    zip(
+        (
+            ".- -... -.-. -.. . ..-. --. .... .. .--- -.- .-.. -- -. --- .--. --.- .-. ... - "
+            "..- ...- .-- -..- -.-- --.. ----- .---- ..--- ...-- ....- ..... -.... --... ---.. "
+            "----."
+        ).split(),
+        "abcdefghijklmnopqrstuvwxyz0123456789",
+        strict=True,
+    )
+)
+MAX_SEGMENTS = 16
+
+
+def readable(data: bytes) -> str | None:
+    """Return data as text if it is UTF-8 and mostly letters, digits, spaces and punctuation."""
+    if len(data) < 6:
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    good = sum(1 for c in text if c.isprintable() or c in "\n\r\t")
+    letters = sum(1 for c in text if c.isalpha())
+    if good < 0.95 * len(text) or letters < 0.5 * len(text):
+        return None
+    return text
+
+
+def _b64(seg: str) -> bytes | None:
+    """Decode standard or URL-safe base64, padding as needed; None if it is not base64."""
+    s = seg.rstrip("=")
+    s += "=" * (-len(s) % 4)
+    try:
+        if "-" in s or "_" in s:
+            return base64.urlsafe_b64decode(s)
+        return base64.b64decode(s, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _b32(seg: str) -> bytes | None:
+    """Decode base32, padding as needed; None if it is not base32."""
+    s = seg.rstrip("=")
+    s += "=" * (-len(s) % 8)
+    try:
+        return base64.b32decode(s)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _morse(seg: str) -> str | None:
+    """Decode Morse code with '/' or wide gaps between words."""
+    out = []
+    for word in re.split(r" / |/| {2,}", seg):
+        letters = [_MORSE_TABLE.get(code) for code in word.split()]
+        if None in letters:
+            return None
+        out.append("".join(c for c in letters if c))
+    text = " ".join(out)
+    return text if len(text) >= 4 else None
+
+
+def _segments(text: str) -> list[tuple[str, str]]:
+    """Return (kind, decoded) for each run of an encoding alphabet that decodes to text."""
+    found: list[tuple[str, str]] = []
+    if len(text) >= 16:
+        for m in _B64.finditer(text):
+            seg = m.group()
+            if seg.isalpha() and (seg.islower() or seg.isupper()):
+                continue  # a plain long word, not base64
+            raw = _b64(seg)
+            dec = readable(raw) if raw else None
+            if dec:
+                found.append(("base64", dec))
+            elif seg.isupper() or seg.rstrip("=").isupper():
+                raw = _b32(seg)
+                dec = readable(raw) if raw else None
+                if dec:
+                    found.append(("base32", dec))
+            if len(found) >= MAX_SEGMENTS:
+                return found
+        if _B32.search(text):
+            for m in _B32.finditer(text):
+                raw = _b32(m.group())
+                dec = readable(raw) if raw else None
+                if dec and ("base32", dec) not in found:
+                    found.append(("base32", dec))
+        for m in _HEX.finditer(text):
+            hexs = _HEXSEP.sub("", m.group())
+            if len(hexs) % 2:
+                hexs = hexs[:-1]
+            dec = readable(bytes.fromhex(hexs))
+            if dec:
+                found.append(("hex", dec))
+    if "0" in text and "1" in text:
+        for m in _BIN.finditer(text):
+            bits = m.group().replace(" ", "")
+            raw = int(bits, 2).to_bytes(len(bits) // 8, "big")
+            dec = readable(raw)
+            if dec:
+                found.append(("binary", dec))
+    if ".-" in text or "-." in text:
+        for m in _MORSE.finditer(text):
+            dec = _morse(m.group())
+            if dec:
+                found.append(("morse", dec))
+    return found[:MAX_SEGMENTS]
+
+
+def _escapes(m: re.Match[str]) -> str:
+    """Turn one \\uXXXX or \\xXX escape into its character."""
+    return chr(int(m.group()[2:], 16))
+
+
+def _whole(text: str) -> list[tuple[str, str]]:
+    """Return (kind, decoded) for whole-text escapes: percent, quoted-printable, entities."""
+    found: list[tuple[str, str]] = []
+    if "%" in text and len(_PCT.findall(text)) >= 3:
+        dec = urllib.parse.unquote(text.replace("+", " "))
+        if dec != text:
+            found.append(("url", dec))
+    if "=" in text and len(_QP.findall(text)) >= 3:
+        try:
+            raw = quopri.decodestring(text.encode("utf-8", "replace"))
+            dec = raw.decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            dec = ""
+        if dec and dec != text:
+            found.append(("quoted-printable", dec))
+    if "&" in text and len(_ENT.findall(text)) >= 3:
+        dec = html.unescape(text)
+        if dec != text:
+            found.append(("html", dec))
+    if "\\" in text and len(_ESC.findall(text)) >= 3:
+        found.append(("escape", _ESC.sub(_escapes, text)))
+    return found
+
+
+def decode_payloads(text: str) -> list[tuple[str, str]]:
+    """Return (kind, decoded text) for every readable payload found in text."""
+    return _segments(text) + _whole(text)
+
+
+def rot13(text: str) -> str:
+    """Return text with rot13 undone."""
+    return codecs.decode(text, "rot13")
+
+
+def reverse_text(text: str) -> str:
+    """Return text read backwards."""
+    return text[::-1]

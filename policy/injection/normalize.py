@@ -1,0 +1,117 @@
+"""Text normalisation for the injection scanner: one canonical form plus trick-undoing variants.
+
+`canonical` applies NFKC/NFKD compatibility folding, drops zero-width, bidi and
+other invisible format characters (and Unicode tag characters), strips accents and
+lower-cases. `variants` returns further readings of a canonical text when it shows
+a trick: Cyrillic/Greek look-alikes folded to Latin, leetspeak folded, letters
+spaced apart joined again. Each variant is labelled by the trick it undoes.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = ["Signals", "canonical", "fold_pattern", "signals", "variants", "visible", "words"]
+
+# Invisible characters: zero-width, joiners, bidi controls, soft hyphen, BOM, word joiner.
+_INVISIBLE = (
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200c\u200d\u200e\u200f"
+    "\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069"
+    "\u206a\u206b\u206c\u206d\u206e\u206f\u3164\ufeff\uffa0"
+)
+_DROP = dict.fromkeys(map(ord, _INVISIBLE))
+_TAGS = re.compile("[\U000e0000-\U000e007f]")
+_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+# Look-alikes folded to Latin (after lower-casing): Cyrillic, Greek, Turkish dotless i.
+_HOMOGLYPHS = str.maketrans(
+    "аеорсхуікјѕԁԛԝһӏвмнтьɡαεορτυνικχϲϳ",
+    "aeopcxyikjsdqwhlbmhtbgaeoptuvikxcj",
+)
+_HOMOGLYPHS[ord("ı")] = "i"
+_NON_LATIN = re.compile("[\u0370-\u03ff\u0400-\u04ff\u0131]")
+_MIXED = re.compile(r"\b(?=\w*[a-z])(?=\w*[\u0370-\u03ff\u0400-\u04ff])\w+")
+
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a",
+                       "$": "s", "!": "i", "|": "l", "8": "b"})
+_LEET_HINT = re.compile(r"[a-z][0134578@$!|][a-z0134578@$!|]*[a-z]|[0134578@$][a-z]{2}")
+_WORD = re.compile(r"\w+")
+# A run of at least four single characters, each followed by a separator.
+_SPACED = re.compile(r"(?:\b\w[ ._*\-/]{1,3}){4,}\w\b")
+
+
+def canonical(text: str) -> tuple[str, int, bool]:
+    """Return the canonical form of text, how many invisible characters it held, and
+    whether it smuggled text in Unicode tag characters."""
+    if text.isascii():
+        return text.lower(), 0, False
+    norm = unicodedata.normalize("NFKD", text)
+    stripped = norm.translate(_DROP)
+    hidden = len(norm) - len(stripped)
+    tags = _TAGS.search(stripped) is not None
+    if tags:
+        stripped = _TAGS.sub(_untag, stripped)
+    stripped = _MARKS.sub("", stripped)
+    return unicodedata.normalize("NFKC", stripped).lower(), hidden, tags
+
+
+def fold_pattern(pattern: str) -> str:
+    """Strip accents from a regex written in lower case, as canonical does to text."""
+    norm = _MARKS.sub("", unicodedata.normalize("NFKD", pattern))
+    return unicodedata.normalize("NFKC", norm)
+
+
+def _untag(m: re.Match[str]) -> str:
+    """Turn a Unicode tag character back into the ASCII character it smuggles."""
+    code = ord(m.group()) - 0xE0000
+    return chr(code) if 0x20 <= code < 0x7F else ""
+
+
+def visible(text: str) -> str:
+    """Return text without its invisible characters (case and encoding kept, for decoders)."""
+    return _TAGS.sub("", text.translate(_DROP))
+
+
+def words(text: str) -> list[str]:
+    """Return the word tokens of a canonical text."""
+    return _WORD.findall(text)
+
+
+class Signals:
+    """Cheap facts about a canonical text that decide which variants are worth reading."""
+
+    __slots__ = ("leet", "mixed_script", "non_latin", "spaced")
+
+    def __init__(self, text: str) -> None:
+        """Compute the signals of one canonical text."""
+        self.non_latin = not text.isascii() and _NON_LATIN.search(text) is not None
+        self.mixed_script = len(_MIXED.findall(text)) if self.non_latin else 0
+        self.leet = _LEET_HINT.search(text) is not None
+        self.spaced = _SPACED.search(text) is not None
+
+
+def signals(text: str) -> Signals:
+    """Return the signals of a canonical text."""
+    return Signals(text)
+
+
+def _join_spaced(m: re.Match[str]) -> str:
+    """Join a run of spaced-out letters, keeping wide gaps as word breaks."""
+    run = re.sub(r" {2,}|\s*/\s*", "\x00", m.group())
+    return re.sub(r"[ ._*\-]", "", run).replace("\x00", " ")
+
+
+def variants(text: str, sig: Signals) -> list[tuple[str, str]]:
+    """Return (trick, text) readings of a canonical text that undo the tricks it shows."""
+    out: list[tuple[str, str]] = []
+    if sig.non_latin:
+        out.append(("homoglyph", text.translate(_HOMOGLYPHS)))
+    if sig.leet:
+        base = out[-1][1] if out else text
+        out.append(("leetspeak", base.translate(_LEET)))
+    if sig.spaced:
+        joined = _SPACED.sub(_join_spaced, text)
+        out.append(("spacing", joined))
+        out.append(("squashed", re.sub(r"[^a-z]", "", joined)))
+    return out

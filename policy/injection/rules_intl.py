@@ -1,0 +1,150 @@
+"""Rules in German, French, Spanish, Italian, Portuguese, Dutch, Polish and Russian.
+
+Covers the override family ("ignoriere alle vorherigen Anweisungen"), system-prompt
+extraction and "no restrictions" personas. Text and patterns are both accent-folded
+(canonical form), so "précédentes" is written and matched as "precedentes".
+"""
+
+from __future__ import annotations
+
+from policy.injection.ruleset import rule_table
+
+__all__ = ["INTL_EXTRACTION", "INTL_OVERRIDE", "INTL_ROLEPLAY"]
+
+G = r"[^.\n]{0,40}?"
+H = r"[^.\n]{0,30}?"
+
+# (verbs, qualifiers, nouns) per language: verb, then a qualifier, then an order-noun.
+LANG = {
+    "de": (
+        r"\b(?:ignorier\w*|vergiss|vergesst|vergessen|missacht\w*|uberspring\w*|verwirf|"
+        r"verwerfe\w*|beachte nicht|setze? \w+ au(?:ss|ß)er kraft)",
+        r"\b(?:vorherig\w*|bisherig\w*|obig\w*|vorangegangen\w*|alle\w*|deine\w*|ihre\w*|"
+        r"fruher\w*|vorigen?|urspr\w*|gesamt\w*|sämtlich\w*|samtlich\w*)",
+        r"(?:anweisung\w*|instruktion\w*|befehl\w*|regeln|vorgaben|richtlinien|prompts?|"
+        r"anordnung\w*|einschrankung\w*|direktive\w*)",
+    ),
+    "fr": (
+        r"\b(?:ignore[rsz]?|oublie[rsz]?|neglige[rsz]?|ne tiens? (?:pas|plus) compte|"
+        r"fais abstraction|ecarte[rsz]?|fai(?:s|tes) fi)",
+        r"\b(?:precedent\w*|anterieur\w*|ci-dessus|toutes?|tous|tes|vos|votre|ton|"
+        r"initial\w*|origin\w*)",
+        r"(?:instructions?|consignes?|directives?|regles|ordres|prompts?|indications|"
+        r"restrictions)",
+    ),
+    "es": (
+        r"\b(?:ignora\w*|olvida\w*|omite|omitir|descarta\w*|haz caso omiso|no hagas caso|"
+        r"pasa por alto|deja de lado)",
+        r"\b(?:anterior\w*|previa\w*|previo\w*|todas?|todos|tus|sus|de arriba|precedente\w*|"
+        r"original\w*|inicial\w*)",
+        r"(?:instrucciones|instruccion|indicaciones|reglas|ordenes|directrices|prompts?|"
+        r"directivas|restricciones)",
+    ),
+    "it": (
+        r"\b(?:ignora\w*|dimentica\w*|trascura\w*|non considerare|non tenere conto|"
+        r"tralascia\w*|scarta\w*)",
+        r"\b(?:precedent\w*|tutt\w*|le tue|tue|sopra|iniziali|originali|anteriori)",
+        r"(?:istruzion\w*|regol\w*|direttiv\w*|ordini|prompts?|indicazion\w*|restrizion\w*)",
+    ),
+    "pt": (
+        r"\b(?:ignor[ae]\w*|esquec\w*|esqueca|desconsider\w*|descart\w*|despreze|nao "
+        r"(?:siga|obedeca))",
+        r"\b(?:anterior\w*|previa\w*|todas?|todos|suas|tuas|acima|inicia\w*|origina\w*)",
+        r"(?:instruc\w*|regras|ordens|diretrizes|prompts?|orientac\w*|restric\w*)",
+    ),
+    "nl": (
+        r"\b(?:negeer\w*|vergeet|vergeten|negeren|sla \w+ over|laat \w+ varen)",
+        r"\b(?:vorige|eerdere|alle|je|jouw|uw|bovenstaande|voorgaande|oorspronkelijke)",
+        r"(?:instructies?|opdrachten|opdracht|regels|richtlijnen|prompts?|aanwijzingen|"
+        r"bevelen|beperkingen)",
+    ),
+    "pl": (
+        r"\b(?:zignoruj\w*|ignoruj\w*|zapomnij\w*|pomin\w*|nie zwracaj uwagi|odrzuc\w*|"
+        r"nie stosuj)",
+        r"\b(?:poprzedn\w*|wczesniejsz\w*|wszystk\w*|swoje|twoje|powyzsz\w*|pierwotn\w*)",
+        r"(?:instrukcj\w*|polecen\w*|regul\w*|zasad\w*|rozkaz\w*|prompt\w*|wytyczn\w*|"
+        r"ograniczen\w*)",
+    ),
+    "ru": (
+        r"(?:игнорир\w*|проигнорир\w*|забудь\w*|забыть|не обращаи внимания|отбрось\w*|"
+        r"отмени\w*|пренебрег\w*)",
+        r"(?:предыдущ\w*|вс[еяю]\w*|прежн\w*|сво[иею]\w*|тво[иею]\w*|вышеуказан\w*|выше|"
+        r"изначальн\w*|исходн\w*|ранее)",
+        r"(?:инструкци\w*|указани\w*|правил\w*|команд\w*|промпт\w*|распоряжени\w*|"
+        r"директив\w*|ограничени\w*|установк\w*)",
+    ),
+}
+VERB_ANCHORS = {
+    "de": "ignorier vergiss vergesst vergessen missacht uberspring verwirf verwerfe beachte "
+    "setze setz",
+    "fr": "ignore oublie neglige ne fais ecarte faites",
+    "es": "ignora olvida omite omitir descarta haz no pasa deja",
+    "it": "ignora dimentica trascura non tralascia scarta",
+    "pt": "ignore ignora esquec desconsider descart despreze nao",
+    "nl": "negeer vergeet vergeten negeren sla laat",
+    "pl": "zignoruj ignoruj zapomnij pomin nie odrzuc",
+    "ru": "игнорир проигнорир забудь забыть не отбрось отмени пренебрег",
+}
+
+INTL_OVERRIDE = rule_table(
+    "override",
+    [(4, VERB_ANCHORS[lang], v + G + q + H + n) for lang, (v, q, n) in LANG.items()]
+    + [
+        (4, "ab von", r"\b(?:ab (?:jetzt|sofort)|von nun an)\b[^.\n]{0,40}\b(?:gehorchst|"
+         r"befolgst|folgst) (?:du )?(?:nur|ausschlie\w*)"),
+        (4, "dese desor a parti", r"\b(?:desormais|a partir de maintenant)\b[^.\n]{0,40}"
+         r"\b(?:tu (?:obeis|dois obeir|suis)|obeis)\b"),
+        (2, "neue nouv nuev nuov nova nieu nowe нов", r"\b(?:neue anweisungen|nouvelles "
+         r"(?:instructions|consignes)|nuevas instrucciones|nuove istruzioni|novas instrucoes|"
+         r"nieuwe instructies|nowe instrukcje|новые инструкции)\s*:"),
+    ],
+    prefix="intl",
+)
+
+SYS_PROMPT = (
+    r"(?:system-?prompt\w*|systemanweisung\w*|system-?eingabeaufforderung|system-?nachricht|"
+    r"prompt (?:du )?systeme|consignes? systeme|prompt del sistema|indicaciones del sistema|"
+    r"prompt di sistema|istruzioni di sistema|prompt do sistema|instrucoes do sistema|"
+    r"systeemprompt|systeeminstructies|prompt systemow\w*|instrukcj\w* systemow\w*|"
+    r"системн\w* (?:промпт\w*|подсказк\w*|инструкци\w*|сообщени\w*))"
+)
+INTL_EXTRACTION = rule_table(
+    "extraction",
+    [
+        (2, "syste prompt consi indic istru instr инст подс сооб промпт", SYS_PROMPT),
+        (2, "zeig gib verr nenn wied affi donn reve rep mues dam revel mostr ripe dimm "
+         "most exib toon geef herh poka poda ujaw powt пока выве напи расс повт",
+         r"\b(?:zeig\w*|gib|verrat\w*|nenn\w*|wiederhol\w*|affiche\w*|donne\w*|revele\w*|"
+         r"repete\w*|muestra\w*|dame|revela\w*|repite|mostra\w*|ripeti|dimmi|exib\w*|"
+         r"toon|geef|herhaal|pokaz\w*|podaj|ujawnij|powtorz|покажи|выведи|напиши|расскажи|"
+         r"повтори)\b" + G + r"(?:deine|tes|ton|tus|tu|le tue|tue|suas|tuas|je|jouw|swoje|"
+         r"twoje|сво\w*|тво\w*)\b" + H + r"(?:anweisungen|instructions|consignes|"
+         r"instrucciones|istruzioni|instrucoes|instructies|instrukcje|инструкци\w*)"),
+    ],
+    prefix="intl",
+)
+
+NO_LIMITS = (
+    r"\b(?:ohne (?:jegliche |alle |irgendwelche )?(?:einschrankungen|regeln|filter|zensur|"
+    r"grenzen|moral|ethik)|sans (?:aucune )?(?:restrictions?|filtres?|limites?|regles|"
+    r"censure|morale)|sin (?:ninguna )?(?:restricciones|filtros|limites|reglas|censura|"
+    r"moral)|senza (?:alcuna )?(?:restrizion\w+|filtri|limiti|regole|censura|morale)|"
+    r"sem (?:nenhuma )?(?:restricoes|filtros|limites|regras|censura|moral)|zonder "
+    r"(?:enige )?(?:beperkingen|filters|grenzen|regels|censuur)|bez (?:zadnych )?"
+    r"(?:ograniczen|filtrow|zasad|regul|cenzury)|без (?:каких-либо |всяких )?"
+    r"(?:ограничении|фильтров|правил|цензуры|морали))"
+)
+INTL_ROLEPLAY = rule_table(
+    "roleplay",
+    [
+        (2, "ohne sans sin senza sem zonder bez без", NO_LIMITS),
+        (2, "ab von du tu a apar da vana od тепе отны ты", r"\b(?:(?:ab jetzt|von nun an) "
+         r"bist du|tu es (?:maintenant|desormais)|(?:a partir de ahora|ahora) eres|da ora "
+         r"(?:in poi )?sei|(?:a partir de agora|agora) (?:voce e|es)|vanaf nu ben je|od teraz "
+         r"jestes|теперь ты|отныне ты|ты теперь)\b"),
+        (1, "entw modo mode ontw tryb режи", r"\b(?:entwicklermodus|mode developpeur|modo "
+         r"desarrollador|modalita sviluppatore|modo desenvolvedor|ontwikkelaarsmodus|tryb "
+         r"dewelopera|режим разработчика)\b"),
+    ],
+    prefix="intl",
+)

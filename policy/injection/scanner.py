@@ -1,0 +1,215 @@
+"""The injection scanner: normalise, match the rules, undo tricks, decode payloads, score.
+
+One scan of a window:
+  1. canonical form (normalize.canonical) and its word keys;
+  2. the rules the keys select (ruleset.RuleSet.match);
+  3. readings that undo a trick the text shows (look-alikes, leetspeak, spacing, and
+     rot13 or reversed text when the words look rotated or reversed); rules that fire
+     only on such a reading also fire the "obfuscation" check;
+  4. payloads found by the decoders, scanned recursively (bounded by depth and total
+     decoded bytes); a payload that scores at least MEDIUM adds its rules and raises
+     the "obfuscation" check by one level's worth;
+  5. the score is the sum of the distinct rules' weights; the level follows from it,
+     and never falls below the level of a configured extra pattern that matched.
+Input longer than max_input is scanned in overlapping windows; past max_windows the
+rest is not read and the verdict says so (truncated, "input_too_large").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from policy.injection.decoders import decode_payloads, reverse_text, rot13
+from policy.injection.normalize import canonical, signals, variants, visible, words
+from policy.injection.rules_en import AUTHORITY, BOUNDARY, OVERRIDE
+from policy.injection.rules_harm import DESTRUCTIVE, EXFILTRATION, FINANCIAL, OBFUSCATION
+from policy.injection.rules_intl import INTL_EXTRACTION, INTL_OVERRIDE, INTL_ROLEPLAY
+from policy.injection.rules_persona import EXTRACTION, ROLEPLAY
+from policy.injection.ruleset import KEY_LEN, Rule, RuleSet
+from policy.injection.verdict import (
+    MEDIUM_AT,
+    ScannerConfig,
+    ThreatLevel,
+    Verdict,
+    level_for_score,
+)
+
+__all__ = ["Scanner"]
+
+BUILTIN: tuple[Rule, ...] = (
+    *OVERRIDE,
+    *INTL_OVERRIDE,
+    *AUTHORITY,
+    *BOUNDARY,
+    *ROLEPLAY,
+    *INTL_ROLEPLAY,
+    *EXTRACTION,
+    *INTL_EXTRACTION,
+    *FINANCIAL,
+    *DESTRUCTIVE,
+    *EXFILTRATION,
+    *OBFUSCATION,
+)
+_ROT = str.maketrans(
+    "abcdefghijklmnopqrstuvwxyz", "nopqrstuvwxyzabcdefghijklm"
+)
+# Letters-only patterns for text whose letters were spaced apart and joined again.
+_SQUASHED = re.compile(
+    r"(?:ignore|disregard|forget)(?:all|any|the|your)?(?:previous|prior|above|earlier|"
+    r"preceding)(?:instructions|prompts|rules|directions)|systemprompt|developermode|"
+    r"doanythingnow|jailbreak|revealyour(?:system|initial|hidden)"
+)
+OBFUSCATION_BUMP = 3.0  # an encoded payload that fires a check: one level higher
+TRICK_WEIGHT = 2.0  # a rule that fires only after undoing a trick
+OVERLAP = 1024
+
+
+@dataclass(slots=True)
+class _Scan:
+    """What one scan has found so far: rules by name, extra weights, and flags."""
+
+    rules: dict[str, Rule] = field(default_factory=dict)
+    extra: dict[str, tuple[str, float]] = field(default_factory=dict)
+    floor: ThreatLevel = ThreatLevel.LOW
+    decoded: bool = False
+    budget: int = 0
+
+    def score(self) -> float:
+        """Return the sum of the weights of everything found."""
+        return sum(r.weight for r in self.rules.values()) + sum(w for _, w in self.extra.values())
+
+    def add(self, rules: list[Rule]) -> list[Rule]:
+        """Record rules and return the ones that were new."""
+        new = [r for r in rules if r.name not in self.rules]
+        for r in new:
+            self.rules[r.name] = r
+        return new
+
+    def mark(self, name: str, check: str, weight: float) -> None:
+        """Record a synthetic finding (an undone trick, a payload), keeping the largest weight."""
+        if self.extra.get(name, ("", 0.0))[1] < weight:
+            self.extra[name] = (check, weight)
+
+
+class Scanner:
+    """Scores a text for prompt injection; pure, synchronous and bounded."""
+
+    __slots__ = ("_anchor_keys", "_custom", "_rules", "config")
+
+    def __init__(self, config: ScannerConfig | None = None) -> None:
+        """Compile the built-in rules and the configured extra patterns."""
+        self.config = config or ScannerConfig()
+        self._rules = RuleSet(BUILTIN)
+        self._custom = tuple(
+            (name, re.compile(pattern), ThreatLevel(level))
+            for name, pattern, level in self.config.extra_patterns
+        )
+        self._anchor_keys = frozenset(
+            key
+            for rule in BUILTIN
+            if rule.weight >= 2 and rule.check in {"override", "extraction", "roleplay"}
+            for key in rule.keys
+            if len(key) == KEY_LEN
+        )
+
+    def scan(self, text: str) -> Verdict:
+        """Return the verdict for one text (an inbound message or a tool's output)."""
+        cfg = self.config
+        state = _Scan(budget=cfg.max_decode_bytes)
+        truncated = False
+        if len(text) <= cfg.max_input:
+            self._window(text, 0, state)
+        else:
+            step = cfg.max_input - OVERLAP
+            starts = range(0, len(text), step)
+            truncated = len(starts) > cfg.max_windows
+            for start in starts[: cfg.max_windows]:
+                self._window(text[start : start + cfg.max_input], 0, state)
+        if truncated:
+            state.mark("input_too_large", "input_too_large", 0.0)
+            state.floor = max(state.floor, cfg.oversize_level)
+        score = state.score()
+        level = max(level_for_score(score), state.floor)
+        by_check: dict[str, float] = {}
+        for rule in state.rules.values():
+            by_check[rule.check] = by_check.get(rule.check, 0.0) + rule.weight
+        for check, weight in state.extra.values():
+            by_check[check] = by_check.get(check, 0.0) + weight
+        checks = tuple(sorted(by_check, key=lambda c: (-by_check[c], c)))
+        names = tuple(sorted(set(state.rules) | set(state.extra)))
+        return Verdict(
+            level=level,
+            checks=checks,
+            score=score,
+            decoded=state.decoded,
+            truncated=truncated,
+            rules=names,
+        )
+
+    def _match(self, canon: str) -> tuple[list[Rule], list[str]]:
+        """Return the rules a canonical text fires, and its words."""
+        toks = words(canon)
+        keys = {t[:KEY_LEN] for t in toks}
+        return self._rules.match(keys, canon), toks
+
+    def _window(self, text: str, depth: int, state: _Scan) -> None:
+        """Scan one bounded piece of text (or a decoded payload) into state."""
+        canon, hidden, tags = canonical(text)
+        hits, toks = self._match(canon)
+        state.add(hits)
+        for name, regex, level in self._custom:
+            if regex.search(canon) or regex.search(text):
+                state.mark(f"custom:{name}", "custom", 0.0)
+                state.floor = max(state.floor, level)
+        if tags:
+            state.mark("obfuscation:tag-characters", "obfuscation", 4.0)
+        if hidden >= 3:
+            state.mark("obfuscation:invisible", "obfuscation", 1.0)
+        sig = signals(canon)
+        if sig.mixed_script:
+            state.mark("obfuscation:mixed-script", "obfuscation", 2.0 if sig.mixed_script > 2 else 1.0)
+        readings = variants(canon, sig)
+        readings += self._rotated(canon, toks)
+        for trick, reading in readings:
+            if trick == "squashed":
+                if _SQUASHED.search(reading):
+                    state.mark("obfuscation:spacing", "obfuscation", 4.0)
+                continue
+            found, _ = self._match(reading)
+            if state.add(found) or (found and trick in {"rot13", "reversed"}):
+                state.mark(f"obfuscation:{trick}", "obfuscation", TRICK_WEIGHT)
+        if depth < self.config.max_decode_depth and state.budget > 0:
+            self._decode(visible(text) if hidden or tags else text, depth, state)
+
+    def _rotated(self, canon: str, toks: list[str]) -> list[tuple[str, str]]:
+        """Return rot13 and reversed readings when the words look like rotated attack words."""
+        out: list[tuple[str, str]] = []
+        anchors = self._anchor_keys
+        rot = {t[:KEY_LEN].translate(_ROT) for t in toks if len(t) >= KEY_LEN}
+        if len(rot & anchors) >= 2:
+            out.append(("rot13", rot13(canon)))
+        rev = {t[::-1][:KEY_LEN] for t in toks if len(t) >= KEY_LEN}
+        if len(rev & anchors) >= 2:
+            out.append(("reversed", reverse_text(canon)))
+        return out
+
+    def _decode(self, text: str, depth: int, state: _Scan) -> None:
+        """Scan each decodable payload in text, bounded by the decode budget."""
+        for kind, payload in decode_payloads(text):
+            if state.budget <= 0:
+                return
+            payload = payload[: state.budget]
+            state.budget -= len(payload)
+            state.decoded = True
+            sub = _Scan(budget=state.budget)
+            self._window(payload, depth + 1, sub)
+            state.budget = min(state.budget, sub.budget)
+            state.decoded = True
+            if sub.score() >= MEDIUM_AT or sub.floor > ThreatLevel.LOW:
+                state.add(list(sub.rules.values()))
+                for name, (check, weight) in sub.extra.items():
+                    state.mark(name, check, weight)
+                state.floor = max(state.floor, sub.floor)
+                state.mark(f"obfuscation:{kind}", "obfuscation", OBFUSCATION_BUMP)
+
