@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -322,3 +323,31 @@ def test_request_hash_refuses_naive_time() -> None:
         request_hash(
             requester=REQ, channel=None, tool="t", argv=(), created_at=datetime(2026, 1, 1)
         )
+
+
+@pytest.mark.parametrize("seed", range(10), ids=lambda s: f"seed{s}")
+def test_random_event_streams_move_once(seed: int) -> None:
+    """Any stream of taps, expiries and cancels moves a request once, as its first event says."""
+    rng = random.Random(seed)
+    events: list[Transition] = [Decision.APPROVE, Decision.DENY, "expire", "cancel"]
+    first_outcome = {
+        Decision.DENY: ApprovalStatus.DENIED,
+        "expire": ApprovalStatus.EXPIRED,
+        "cancel": ApprovalStatus.CANCELLED,
+    }
+    for _ in range(200):
+        status = ApprovalStatus.PENDING
+        stream = [
+            (rng.choice(events), T0 + timedelta(minutes=rng.uniform(0, 30))) for _ in range(5)
+        ]
+        moves = 0
+        for event, now in stream:
+            status, reason = transition(status, event, now=now, expires_at=EXPIRES)
+            moves += reason is not Reason.ALREADY_DECIDED
+        assert moves == 1
+        event, now = stream[0]
+        if event == Decision.APPROVE:
+            expected = ApprovalStatus.APPROVED if now < EXPIRES else ApprovalStatus.EXPIRED
+        else:
+            expected = first_outcome[event]
+        assert status is expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -281,3 +282,44 @@ def test_rules_refuse_nonsense(kwargs: dict[str, object]) -> None:
     """Limits that would disable a protection are a config error."""
     with pytest.raises(ValueError, match="must"):
         PairingRules(**kwargs)  # type: ignore[arg-type]
+
+
+def _brute_locked(failures: list[datetime], now: datetime) -> bool:
+    """Reference: locked iff some max_failures failures fit in the window and the last is recent."""
+    times = sorted(failures)
+    n = RULES.max_failures
+    return any(
+        times[i] - times[i - n + 1] <= RULES.failure_window and now < times[i] + RULES.lockout
+        for i in range(n - 1, len(times))
+    )
+
+
+@pytest.mark.parametrize("seed", range(10), ids=lambda s: f"seed{s}")
+def test_locked_until_agrees_with_brute_force(seed: int) -> None:
+    """On random failure histories the lockout matches a direct reading of the rule."""
+    rng = random.Random(seed)
+    for _ in range(200):
+        failures = [mins(rng.uniform(0, 60)) for _ in range(rng.randint(0, 9))]
+        now = mins(rng.uniform(0, 90))
+        until = locked_until(rules=RULES, failures=failures)
+        assert (until is not None and now < until) == _brute_locked(failures, now)
+        kept = prune_failures(rules=RULES, now=now, failures=failures)
+        pruned_until = locked_until(rules=RULES, failures=kept)
+        assert (pruned_until is not None and now < pruned_until) == _brute_locked(failures, now)
+
+
+@pytest.mark.parametrize("seed", range(5), ids=lambda s: f"seed{s}")
+def test_guessing_is_bounded(seed: int) -> None:
+    """A sender guessing once a second for an hour has only 5 guesses judged per lockout."""
+    rng = random.Random(seed)
+    failures: tuple[datetime, ...] = ()
+    judged = 0
+    for second in range(3600):
+        now = T0 + timedelta(seconds=second)
+        guess = "".join(rng.choice(ALPHABET) for _ in range(8))
+        check = attempt(failures, now, guess)
+        assert not check.ok
+        judged += now in check.failures  # the guess was compared, not refused unread
+        failures = check.failures
+    # 5 guesses, then 15 minutes locked after the fifth: at most 4 rounds fit in an hour
+    assert judged == 5 * 4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 
 import pytest
 
@@ -407,3 +408,47 @@ def test_explain_marks_scopes_that_do_not_apply() -> None:
     assert f"channels.{RANDOM_CHAN}: no entry (does not apply)" in text
     assert "global: [uptime] -> allow (allowed_by_global)" in text
     assert lines[-1].startswith("decision: ALLOW by global")
+
+
+def _random_world(rng: random.Random) -> tuple[Rules, list[GrantEntry]]:
+    """A small random config and a pool of random runtime grants."""
+    users, chans, tools = [ALICE, BOB, MALLORY], [OPS_CHAN, RANDOM_CHAN], ["a", "b", "c", "*"]
+
+    def some(pool: list[str]) -> frozenset[str]:
+        return frozenset(rng.sample(pool, rng.randint(0, len(pool))))
+
+    rules = Rules(
+        global_tools=some(tools),
+        groups={g: GroupRule(members=some(users), tools=some(tools)) for g in ["g1", "g2"]},
+        channels={c: some(tools) for c in rng.sample(chans, rng.randint(0, 2))},
+        users={u: some(tools) for u in rng.sample(users, rng.randint(0, 3))},
+    )
+    pool = []
+    for gid in range(6):
+        scope = rng.choice(["user", "channel", "group", "global"])
+        subject = rng.choice(
+            {"user": users, "channel": chans, "group": ["g1", "g2"]}.get(scope, [""])
+        )
+        effect = rng.choice(["allow", "deny"])
+        pool.append(grant(scope, subject, rng.choice(tools), effect, gid))
+    return rules, pool
+
+
+@pytest.mark.parametrize("seed", range(20), ids=lambda s: f"seed{s}")
+def test_grants_only_move_decisions_their_way(seed: int) -> None:
+    """Adding a runtime allow never denies, adding a runtime deny never allows (random worlds)."""
+    rng = random.Random(seed)
+    rules, pool = _random_world(rng)
+    for _ in range(50):
+        base = tuple(rng.sample(pool, rng.randint(0, 3)))
+        extra = rng.choice(pool)
+        user = rng.choice([ALICE, BOB, MALLORY])
+        tool = rng.choice(["a", "b", "c", "d"])
+        channel = rng.choice([None, OPS_CHAN, RANDOM_CHAN])
+        before = decide(rules, user=user, tool=tool, channel=channel, grants=base)
+        after = decide(rules, user=user, tool=tool, channel=channel, grants=(*base, extra))
+        if extra.effect == "allow":
+            assert after.allowed or not before.allowed, (rules, base, extra)
+        else:
+            assert before.allowed or not after.allowed, (rules, base, extra)
+        assert after.allowed == after.reason.startswith("allowed_")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -176,3 +177,50 @@ def test_budget_day_refuses_naive_time() -> None:
     """A naive datetime is a programming error, not a guess."""
     with pytest.raises(ValueError, match="timezone-aware"):
         budget_day_start(datetime(2026, 11, 22, 12, 0))
+
+
+@pytest.mark.parametrize("seed", range(10), ids=lambda s: f"seed{s}")
+def test_random_traffic_never_beats_the_rule(seed: int) -> None:
+    """Over random bursts, allowed messages in any span stay within burst + span * rate."""
+    rng = random.Random(seed)
+    rule = RateRule(per_minute=rng.choice([1, 6, 30, 120]), burst=rng.randint(1, 5))
+    now = 0.0
+    times: list[float] = []
+    bucket = None
+    notifies = 0
+    streaks = 0
+    limited = False
+    for _ in range(400):
+        now += rng.choice([0.0, 0.1, 0.5, 2.0, 30.0])
+        bucket, verdict = take(bucket, rule, at(now))
+        if verdict.allowed:
+            times.append(now)
+            limited = False
+            assert verdict.retry_after == 0.0
+        else:
+            streaks += not limited
+            limited = True
+            notifies += verdict.notify
+            assert verdict.retry_after > 0
+    assert notifies == streaks  # told exactly once per limited streak
+    for i, start in enumerate(times):
+        for j in range(i, len(times)):
+            span = times[j] - start
+            assert j - i + 1 <= rule.burst + span * rule.per_minute / 60 + 1e-9
+
+
+@pytest.mark.parametrize("seed", range(5), ids=lambda s: f"seed{s}")
+def test_retry_after_is_exact(seed: int) -> None:
+    """Waiting exactly retry_after seconds after a denial is enough, and a bit less is not."""
+    rng = random.Random(seed)
+    rule = RateRule(per_minute=rng.choice([2, 7, 60]), burst=rng.randint(1, 3))
+    bucket = None
+    for _ in range(rule.burst):
+        bucket, _ = take(bucket, rule, T0)
+    bucket, denied = take(bucket, rule, T0)
+    assert not denied.allowed
+    wait = denied.retry_after
+    _, early = take(bucket, rule, at(wait * 0.99))
+    assert not early.allowed
+    _, on_time = take(bucket, rule, at(wait + 1e-6))
+    assert on_time.allowed
