@@ -10,29 +10,35 @@ Retention: `purge_before` deletes a prefix of the chain and stores a checkpoint 
 last purged row's seq and hash), HMAC-signed when keys are configured; `verify()`
 starts from it. A chain that does not verify is never purged (evidence is kept).
 
-Appends are serialised by the database lock; the head (last seq and hash) is kept in
+The row format and hashing live in `storage/audit_chain.py`. Appends are serialised
+by the database lock; the head (last seq and hash) is kept in
 memory, so an append is one INSERT (or one transaction for `append_many`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import json
-import math
-import sqlite3
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
 from storage._sql import Sql, Tx
-from storage._time import from_iso, to_iso
-from storage.errors import AuditIntegrityError, ConstraintError, StorageError
+from storage._time import to_iso
+from storage.audit_chain import (
+    GENESIS_HASH,
+    AuditEvent,
+    AuditRow,
+    VerifyResult,
+    build_rows,
+    checkpoint_mac,
+    row_from_db,
+    row_from_values,
+    row_hash,
+)
+from storage.errors import AuditIntegrityError, ConstraintError
 
 __all__ = ["GENESIS_HASH", "Audit", "AuditEvent", "AuditRow", "VerifyResult"]
 
-GENESIS_HASH = "0" * 64
 _BATCH = 1000
 _COLUMNS = (
     "seq, ts, event_id, stage, actor, channel, tool, decision, reason, detail,"
@@ -43,140 +49,6 @@ _INSERT = (
     " detail, args_hash, latency_ms, prev_hash, hash)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AuditEvent:
-    """One decision to record. `detail` must be JSON-safe and already redacted."""
-
-    ts: datetime
-    event_id: str
-    stage: str
-    actor: str = ""
-    channel: str = ""
-    tool: str = ""
-    decision: str = "info"  # "allow" | "deny" | "info" | ...
-    reason: str = ""
-    detail: Mapping[str, Any] = field(default_factory=dict)
-    args_hash: str = ""
-    latency_ms: float = 0.0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AuditRow:
-    """A stored audit row."""
-
-    seq: int
-    ts: datetime
-    event_id: str
-    stage: str
-    actor: str
-    channel: str
-    tool: str
-    decision: str
-    reason: str
-    detail: dict[str, Any]
-    args_hash: str
-    latency_ms: float
-    prev_hash: str
-    hash: str
-
-    def to_json(self) -> str:
-        """One JSON line, as written by `export_jsonl`."""
-        return json.dumps(
-            {
-                "seq": self.seq,
-                "ts": to_iso(self.ts),
-                "event_id": self.event_id,
-                "stage": self.stage,
-                "actor": self.actor,
-                "channel": self.channel,
-                "tool": self.tool,
-                "decision": self.decision,
-                "reason": self.reason,
-                "detail": self.detail,
-                "args_hash": self.args_hash,
-                "latency_ms": self.latency_ms,
-                "prev_hash": self.prev_hash,
-                "hash": self.hash,
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VerifyResult:
-    """Outcome of `Audit.verify()`; `problem` is a short code, "" when ok."""
-
-    ok: bool
-    rows_checked: int
-    first_bad_seq: int | None = None
-    problem: str = ""
-
-
-def _canonical(detail: Mapping[str, Any]) -> str:
-    try:
-        return json.dumps(
-            dict(detail),
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-            allow_nan=False,
-        )
-    except (TypeError, ValueError):
-        raise StorageError(
-            "audit detail is not JSON-serialisable", op="audit.append", code="detail"
-        ) from None
-
-
-def row_hash(fields: Sequence[Any], prev_hash: str) -> str:
-    """sha256 over the canonical JSON of (seq .. latency_ms) and prev_hash."""
-    seq, ts, event_id, stage, actor, channel, tool, decision, reason, detail, args, lat = fields
-    body = json.dumps(
-        {
-            "seq": seq,
-            "ts": ts,
-            "event_id": event_id,
-            "stage": stage,
-            "actor": actor,
-            "channel": channel,
-            "tool": tool,
-            "decision": decision,
-            "reason": reason,
-            "detail": detail,
-            "args_hash": args,
-            "latency_ms": lat,
-            "prev_hash": prev_hash,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(body.encode()).hexdigest()
-
-
-def _checkpoint_mac(key: bytes, seq: int, digest: str) -> str:
-    return hmac.new(key, f"audit-checkpoint:{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
-
-
-def _to_row(row: sqlite3.Row) -> AuditRow:
-    return AuditRow(
-        seq=row["seq"],
-        ts=from_iso(row["ts"]),
-        event_id=row["event_id"],
-        stage=row["stage"],
-        actor=row["actor"],
-        channel=row["channel"],
-        tool=row["tool"],
-        decision=row["decision"],
-        reason=row["reason"],
-        detail=json.loads(row["detail"]),
-        args_hash=row["args_hash"],
-        latency_ms=row["latency_ms"],
-        prev_hash=row["prev_hash"],
-        hash=row["hash"],
-    )
 
 
 class Audit:
@@ -204,33 +76,6 @@ class Audit:
             row = await tx.fetchone("SELECT seq, hash FROM audit_checkpoint WHERE id = 1")
         self._seq, self._hash = (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
 
-    def _build(self, events: Sequence[AuditEvent]) -> list[tuple[Any, ...]]:
-        rows: list[tuple[Any, ...]] = []
-        seq, prev = self._seq, self._hash
-        for event in events:
-            latency = float(event.latency_ms)
-            if not math.isfinite(latency):
-                latency = -1.0
-            seq += 1
-            fields = (
-                seq,
-                to_iso(event.ts),
-                event.event_id,
-                event.stage,
-                event.actor,
-                event.channel,
-                event.tool,
-                str(event.decision),
-                str(event.reason),
-                _canonical(event.detail),
-                event.args_hash,
-                latency,
-            )
-            digest = row_hash(fields, prev)
-            rows.append((*fields, prev, digest))
-            prev = digest
-        return rows
-
     async def append(self, event: AuditEvent) -> AuditRow:
         """Append one row (one autocommit INSERT)."""
         return (await self.append_many([event]))[0]
@@ -242,7 +87,7 @@ class Audit:
         op = "audit.append"
         for attempt in (1, 2):
             async with self._sql.locked(op) as tx:
-                rows = self._build(events)
+                rows = build_rows(events, self._seq, self._hash)
                 try:
                     await self._write(tx, rows)
                 except ConstraintError:
@@ -251,7 +96,7 @@ class Audit:
                     await self._reload(tx)  # another writer appended: rebuild on its head
                     continue
                 self._seq, self._hash = rows[-1][0], rows[-1][-1]
-                return [self._as_row(row, event) for row, event in zip(rows, events, strict=True)]
+                return [row_from_values(row) for row in rows]
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
@@ -267,25 +112,6 @@ class Audit:
             await tx.rollback()
             raise
         await tx.commit()
-
-    @staticmethod
-    def _as_row(row: tuple[Any, ...], event: AuditEvent) -> AuditRow:
-        return AuditRow(
-            seq=row[0],
-            ts=from_iso(row[1]),
-            event_id=row[2],
-            stage=row[3],
-            actor=row[4],
-            channel=row[5],
-            tool=row[6],
-            decision=row[7],
-            reason=row[8],
-            detail=json.loads(row[9]),
-            args_hash=row[10],
-            latency_ms=row[11],
-            prev_hash=row[12],
-            hash=row[13],
-        )
 
     async def tail(
         self, n: int, *, actor: str | None = None, tool: str | None = None
@@ -304,7 +130,7 @@ class Audit:
             f"SELECT * FROM audit_log {clause} ORDER BY seq DESC LIMIT ?",  # noqa: S608 - fixed
             (*params, max(0, n)),
         )
-        return [_to_row(row) for row in reversed(rows)]
+        return [row_from_db(row) for row in reversed(rows)]
 
     async def rows(self, *, after_seq: int = 0) -> AsyncIterator[AuditRow]:
         """Every row after `after_seq`, in order, fetched in batches."""
@@ -316,7 +142,7 @@ class Audit:
                 (last, _BATCH),
             )
             for row in batch:
-                yield _to_row(row)
+                yield row_from_db(row)
             if len(batch) < _BATCH:
                 return
             last = int(batch[-1]["seq"])
@@ -356,7 +182,7 @@ class Audit:
         if not mac:
             return "checkpoint_unsigned"
         for key in self._mac_keys:
-            if hmac.compare_digest(mac, _checkpoint_mac(key, seq, digest)):
+            if hmac.compare_digest(mac, checkpoint_mac(key, seq, digest)):
                 return ""
         return "checkpoint_bad_signature"
 
@@ -434,7 +260,7 @@ class Audit:
             if row is None:
                 raise AuditIntegrityError("audit row vanished during purge", op=op)
             digest = str(row[0])
-            mac = _checkpoint_mac(self._mac_keys[0], upto, digest) if self._mac_keys else ""
+            mac = checkpoint_mac(self._mac_keys[0], upto, digest) if self._mac_keys else ""
             deleted = await tx.execute("DELETE FROM audit_log WHERE seq <= ?", (upto,))
             await tx.execute(
                 "INSERT INTO audit_checkpoint (id, seq, hash, purged_at, mac)"

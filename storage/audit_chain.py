@@ -1,0 +1,220 @@
+"""The audit chain's format: the event and row values, canonical JSON and hashing.
+
+A row's hash is sha256 over the canonical JSON (sorted keys, no spaces, UTF-8) of
+its fields (seq, ts, event_id, stage, actor, channel, tool, decision, reason, detail,
+args_hash, latency_ms) plus prev_hash. `detail` enters the hash as the exact
+canonical JSON text that is stored, so verification never re-serialises it. The
+first row's prev_hash is GENESIS_HASH. Purge checkpoints are HMAC-SHA256 signed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from storage._time import from_iso, to_iso
+from storage.errors import StorageError
+
+__all__ = [
+    "GENESIS_HASH",
+    "AuditEvent",
+    "AuditRow",
+    "VerifyResult",
+    "build_rows",
+    "canonical_detail",
+    "checkpoint_mac",
+    "row_from_db",
+    "row_from_values",
+    "row_hash",
+]
+
+GENESIS_HASH = "0" * 64
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditEvent:
+    """One decision to record. `detail` must be JSON-safe and already redacted."""
+
+    ts: datetime
+    event_id: str
+    stage: str
+    actor: str = ""
+    channel: str = ""
+    tool: str = ""
+    decision: str = "info"  # "allow" | "deny" | "info" | ...
+    reason: str = ""
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    args_hash: str = ""
+    latency_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditRow:
+    """A stored audit row."""
+
+    seq: int
+    ts: datetime
+    event_id: str
+    stage: str
+    actor: str
+    channel: str
+    tool: str
+    decision: str
+    reason: str
+    detail: dict[str, Any]
+    args_hash: str
+    latency_ms: float
+    prev_hash: str
+    hash: str
+
+    def to_json(self) -> str:
+        """One JSON line, as written by `export_jsonl`."""
+        return json.dumps(
+            {
+                "seq": self.seq,
+                "ts": to_iso(self.ts),
+                "event_id": self.event_id,
+                "stage": self.stage,
+                "actor": self.actor,
+                "channel": self.channel,
+                "tool": self.tool,
+                "decision": self.decision,
+                "reason": self.reason,
+                "detail": self.detail,
+                "args_hash": self.args_hash,
+                "latency_ms": self.latency_ms,
+                "prev_hash": self.prev_hash,
+                "hash": self.hash,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerifyResult:
+    """Outcome of `Audit.verify()`; `problem` is a short code, "" when ok."""
+
+    ok: bool
+    rows_checked: int
+    first_bad_seq: int | None = None
+    problem: str = ""
+
+
+def canonical_detail(detail: Mapping[str, Any]) -> str:
+    try:
+        return json.dumps(
+            dict(detail),
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            allow_nan=False,
+        )
+    except (TypeError, ValueError):
+        raise StorageError(
+            "audit detail is not JSON-serialisable", op="audit.append", code="detail"
+        ) from None
+
+
+def row_hash(fields: Sequence[Any], prev_hash: str) -> str:
+    """sha256 over the canonical JSON of (seq .. latency_ms) and prev_hash."""
+    seq, ts, event_id, stage, actor, channel, tool, decision, reason, detail, args, lat = fields
+    body = json.dumps(
+        {
+            "seq": seq,
+            "ts": ts,
+            "event_id": event_id,
+            "stage": stage,
+            "actor": actor,
+            "channel": channel,
+            "tool": tool,
+            "decision": decision,
+            "reason": reason,
+            "detail": detail,
+            "args_hash": args,
+            "latency_ms": lat,
+            "prev_hash": prev_hash,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def checkpoint_mac(key: bytes, seq: int, digest: str) -> str:
+    return hmac.new(key, f"audit-checkpoint:{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
+
+
+def row_from_db(row: sqlite3.Row) -> AuditRow:
+    return AuditRow(
+        seq=row["seq"],
+        ts=from_iso(row["ts"]),
+        event_id=row["event_id"],
+        stage=row["stage"],
+        actor=row["actor"],
+        channel=row["channel"],
+        tool=row["tool"],
+        decision=row["decision"],
+        reason=row["reason"],
+        detail=json.loads(row["detail"]),
+        args_hash=row["args_hash"],
+        latency_ms=row["latency_ms"],
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )
+
+
+def build_rows(events: Sequence[AuditEvent], seq: int, prev: str) -> list[tuple[Any, ...]]:
+    """The stored values (seq .. latency_ms, prev_hash, hash) of events appended after `seq`."""
+    rows: list[tuple[Any, ...]] = []
+    for event in events:
+        latency = float(event.latency_ms)
+        if not math.isfinite(latency):
+            latency = -1.0
+        seq += 1
+        fields = (
+            seq,
+            to_iso(event.ts),
+            event.event_id,
+            event.stage,
+            event.actor,
+            event.channel,
+            event.tool,
+            str(event.decision),
+            str(event.reason),
+            canonical_detail(event.detail),
+            event.args_hash,
+            latency,
+        )
+        digest = row_hash(fields, prev)
+        rows.append((*fields, prev, digest))
+        prev = digest
+    return rows
+
+
+def row_from_values(values: Sequence[Any]) -> AuditRow:
+    """An AuditRow from stored values in column order (as built by `build_rows`)."""
+    return AuditRow(
+        seq=values[0],
+        ts=from_iso(values[1]),
+        event_id=values[2],
+        stage=values[3],
+        actor=values[4],
+        channel=values[5],
+        tool=values[6],
+        decision=values[7],
+        reason=values[8],
+        detail=json.loads(values[9]),
+        args_hash=values[10],
+        latency_ms=values[11],
+        prev_hash=values[12],
+        hash=values[13],
+    )

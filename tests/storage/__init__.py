@@ -1,0 +1,1 @@
+"""Tests of the storage package, against real aiosqlite files."""
