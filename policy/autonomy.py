@@ -28,8 +28,10 @@ __all__ = ["Autonomy", "Gate", "Risk", "gate", "lower", "resolve_autonomy"]
 _E = TypeVar("_E", bound=IntEnum)
 
 
-def _parse_level(cls: type[_E], text: str) -> _E:
-    """Case-insensitive lookup by name; the error lists the valid names, not the input."""
+def _parse_level(cls: type[_E], text: str | _E) -> _E:
+    """Case-insensitive lookup by name (a member passes through); errors list valid names."""
+    if isinstance(text, cls):
+        return text
     key = text.strip().upper() if isinstance(text, str) else ""
     try:
         return cls[key]
@@ -49,7 +51,7 @@ class Risk(IntEnum):
     CRITICAL = 3
 
     @classmethod
-    def parse(cls, text: str) -> Risk:
+    def parse(cls, text: str | Risk) -> Risk:
         """`Risk.parse("high")` -> Risk.HIGH; ValueError for anything else."""
         return _parse_level(cls, text)
 
@@ -62,7 +64,7 @@ class Autonomy(IntEnum):
     AUTONOMOUS = 2
 
     @classmethod
-    def parse(cls, text: str) -> Autonomy:
+    def parse(cls, text: str | Autonomy) -> Autonomy:
         """`Autonomy.parse("supervised")` -> Autonomy.SUPERVISED; ValueError otherwise."""
         return _parse_level(cls, text)
 

@@ -135,3 +135,13 @@ def test_levels_are_ordered() -> None:
     """Ordered levels compare as integers (IntEnum)."""
     assert Risk.LOW < Risk.MEDIUM < Risk.HIGH < Risk.CRITICAL
     assert Autonomy.APPROVAL < Autonomy.SUPERVISED < Autonomy.AUTONOMOUS
+
+
+def test_parse_passes_members_through() -> None:
+    """Parsing a value that is already a level returns it; other types are refused."""
+    assert Risk.parse(Risk.HIGH) is Risk.HIGH
+    assert Autonomy.parse(Autonomy.APPROVAL) is Autonomy.APPROVAL
+    with pytest.raises(ValueError, match="expected one of"):
+        Risk.parse(2)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="expected one of"):
+        Risk.parse(Autonomy.SUPERVISED)  # type: ignore[arg-type]
