@@ -136,7 +136,8 @@ class ArgError:
 # -- parsing ---------------------------------------------------------------------------
 
 
-_SMART_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"'})  # chat apps "improve" quotes
+# chat clients "improve" quotes and spaces: read them as the plain characters
+_CHAT_TYPOGRAPHY = str.maketrans({"\u201c": '"', "\u201d": '"', "\u00a0": " "})
 
 
 def _parse_error(message: str, reason: Reason = Reason.BAD_ARGUMENTS) -> ParseError:
@@ -146,7 +147,8 @@ def _parse_error(message: str, reason: Reason = Reason.BAD_ARGUMENTS) -> ParseEr
 def parse_invocation(text: str) -> ToolRequest | ParseError:
     """Split `tool name=value ...` with POSIX quoting (no shell) into a ToolRequest.
 
-    Curly double quotes, which chat clients substitute for straight ones, count as `"`.
+    Curly double quotes and no-break spaces, which chat clients substitute for straight
+    quotes and spaces, count as `"` and a space.
     """
     if len(text) > MAX_INVOCATION_CHARS:
         limit = f"at most {MAX_INVOCATION_CHARS} characters"
@@ -154,7 +156,7 @@ def parse_invocation(text: str) -> ToolRequest | ParseError:
     if "\x00" in text:
         return _parse_error("the request contains a NUL")
     try:
-        tokens = shlex.split(text.translate(_SMART_QUOTES), comments=False, posix=True)
+        tokens = shlex.split(text.translate(_CHAT_TYPOGRAPHY), comments=False, posix=True)
     except ValueError:
         return _parse_error("unbalanced quotes or a stray \\")
     if not tokens:

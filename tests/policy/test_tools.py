@@ -517,8 +517,11 @@ def test_rendered_values_are_never_split_or_expanded(seed: int) -> None:
         assert render_argv(spec, args) == ("prog", f"--x={value}", value, "{s}")
 
 
-def test_smart_quotes_group_like_straight_quotes() -> None:
-    """Curly double quotes from chat clients quote like straight ones."""
+def test_chat_typography_reads_as_plain() -> None:
+    """Curly double quotes and no-break spaces from chat clients act as their plain forms."""
     assert parse_invocation("grep pattern=\u201ca b\u201d") == ToolRequest(
         tool="grep", raw_args={"pattern": "a b"}
+    )
+    assert parse_invocation("logs\u00a0service=api") == ToolRequest(
+        tool="logs", raw_args={"service": "api"}
     )
