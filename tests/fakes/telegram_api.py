@@ -527,7 +527,7 @@ class FakeTelegram:
             data = button.get("callback_data")
             if data is not None and not 1 <= len(str(data).encode()) <= 64:
                 raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
-        return markup
+        return {"inline_keyboard": rows}
 
     @staticmethod
     def _render_text(params: dict[str, Any], key: str = "text", limit: int = 4096) -> str:
