@@ -137,19 +137,10 @@ def _unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-def _kind(channel_id: str, channel_type: str = "") -> ChannelKind:
-    return (
-        ChannelKind.DM if channel_type == "im" or channel_id.startswith("D") else ChannelKind.GROUP
-    )
-
-
-def _channel(ws: Workspace, channel_id: str, channel_type: str = "") -> Channel:
-    return Channel(
-        platform=PLATFORM,
-        tenant=ws.team_id,
-        channel_id=channel_id,
-        kind=_kind(channel_id, channel_type),
-    )
+def _channel(ws: Workspace, channel_id: str) -> Channel:
+    # The id decides, never a payload's `channel_type`: only `D…` conversations are DMs.
+    kind = ChannelKind.DM if channel_id.startswith("D") else ChannelKind.GROUP
+    return Channel(platform=PLATFORM, tenant=ws.team_id, channel_id=channel_id, kind=kind)
 
 
 def _strip_mention(text: str, bot_user_id: str) -> str:
@@ -185,9 +176,9 @@ def event_to_inbound(
         return None
     text = _str(event.get("text"))
     if etype == "message" and _str(event.get("channel_type")) == "im":
-        channel = _channel(ws, channel_id, "im")
+        channel = _channel(ws, channel_id)
     elif etype == "app_mention":
-        channel = _channel(ws, channel_id, _str(event.get("channel_type")))
+        channel = _channel(ws, channel_id)
         text = _strip_mention(text, ws.bot_user_id)
     else:
         return None
@@ -218,7 +209,6 @@ def command_to_inbound(
     if not (user and tenant and channel_id and trigger):
         return None
     text = _unescape(_str(body.get("text"))).strip() or "help"
-    kind_hint = "im" if _str(body.get("channel_name")) == "directmessage" else ""
     ctx = ReplyContext(
         response_url=_str(body.get("response_url")), channel_id=channel_id, user_id=user
     )
@@ -231,7 +221,7 @@ def command_to_inbound(
             user_id=user,
             display_name=_str(body.get("user_name")),
         ),
-        channel=_channel(ws, channel_id, kind_hint),
+        channel=_channel(ws, channel_id),
         received_at=received_at,
         text=text,
         reply_context=ctx.encode(),

@@ -52,7 +52,9 @@ class Security:
         async with self.changed:
             self.changed.notify_all()
 
-    async def wait_count(self, count: int, timeout: float = 5) -> list[tuple[str, dict[str, object]]]:
+    async def wait_count(
+        self, count: int, timeout: float = 5
+    ) -> list[tuple[str, dict[str, object]]]:
         """Wait until `count` events were reported."""
         async with asyncio.timeout(timeout), self.changed:
             while len(self.events) < count:

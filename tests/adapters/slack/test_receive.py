@@ -134,7 +134,9 @@ async def test_user_of_another_team_is_another_identity(running: Running) -> Non
     _ok(await running.deliver("events", running.fake.mention_event("UX", GENERAL, "run x")))
     _ok(await running.deliver("commands", running.fake.slash_command("UX", "run y")))
     ts = await _post_card(running)
-    _ok(await running.deliver("actions", running.fake.block_action("UX", GENERAL, ts, "fd_approve")))
+    _ok(
+        await running.deliver("actions", running.fake.block_action("UX", GENERAL, ts, "fd_approve"))
+    )
     inbounds = await running.recorder.wait_count(3)
     assert {i.actor.key for i in inbounds} == {f"slack:{OTHER_TEAM}:UX"}
     assert {i.channel.tenant for i in inbounds} == {"T0HOME"}
