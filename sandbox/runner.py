@@ -139,7 +139,6 @@ class Sandbox:
 
     async def _bwrap_version(self) -> tuple[int, int, int] | None:
         """Ask bubblewrap for its version (clean env, no stdin, bounded time)."""
-        self._mark_overlap()
         try:
             proc = await asyncio.create_subprocess_exec(  # noqa: TID251 - sandbox/ spawns
                 self._config.bwrap_path, "--version",
@@ -226,11 +225,6 @@ class Sandbox:
         handle.kill("killed")
         return True
 
-    def _mark_overlap(self) -> None:
-        """Another spawn is starting: per-run CPU from RUSAGE_CHILDREN is no longer exact."""
-        for handle in self._runs.values():
-            handle.overlapped = True
-
     async def _execute(self, spec: RunSpec, *, weak: bool) -> tuple[RunOutcome, RunHandle]:
         """Acquire a slot, register the run, build the spawn request for the mode, supervise it."""
         identity = run_identity(self._config)
@@ -244,9 +238,6 @@ class Sandbox:
                 raise InvalidRunSpec("run_id", "a run with this id is already live")
             handle = RunHandle(run_id=spec.run_id, requested_by=spec.requested_by, tool=spec.tool,
                                namespaced=not weak)  # fmt: skip
-            if self._runs:
-                self._mark_overlap()
-                handle.overlapped = True
             self._runs[spec.run_id] = handle
             try:
                 if weak:

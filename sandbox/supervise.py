@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import functools
 import json
 import os
-import resource
 import signal
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from sandbox.limits import Limits
 _CHUNK = 65536
 _DRAIN_GRACE = 2.0
 _REAP_GRACE = 5.0
+_PR_SET_CHILD_SUBREAPER = 36
 
 
 @dataclass(slots=True, kw_only=True)
@@ -45,7 +47,6 @@ class RunHandle:
     ns_inode: int | None = None
     pidfd: int | None = None
     cpu_sample: float = 0.0
-    overlapped: bool = False
 
     def kill(self, reason: str) -> None:
         """Record the first reason and SIGKILL the namespace init and bwrap's process group."""
@@ -211,10 +212,26 @@ async def _feed(stream: asyncio.StreamWriter, data: bytes) -> None:
         stream.close()
 
 
-def _children_cpu() -> float:
-    """CPU seconds of all reaped children of the bot so far."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+@functools.cache
+def become_subreaper() -> bool:
+    """Make the bot a child subreaper (once), so orphaned namespace inits are reparented to it.
+
+    bubblewrap reports the exit status before its pid 1 has been reaped; as a subreaper the bot
+    reaps that pid 1 itself with ``wait4`` and so learns the run's exact CPU time.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    return int(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+
+
+def _reap(pid: int) -> float | None:
+    """Reap our (reparented) child ``pid`` if it has exited; its CPU seconds, or None."""
+    try:
+        got, _, usage = os.wait4(pid, os.WNOHANG)
+    except ChildProcessError:
+        return None
+    if got != pid:
+        return None
+    return float(usage.ru_utime + usage.ru_stime)
 
 
 def _verify_teardown(handle: RunHandle) -> int:
@@ -231,13 +248,32 @@ def _verify_teardown(handle: RunHandle) -> int:
     return len(left)
 
 
+async def _finish_namespace(handle: RunHandle) -> float | None:
+    """Wait for the namespace init to exit (teardown complete), reap it, close the pidfd.
+
+    bubblewrap reports the exit status before its pid 1 has finished killing the namespace, so
+    without this wait a daemon could still be dying when ``run`` returns.
+    """
+    pidfd, child_pid = handle.pidfd, handle.child_pid
+    if pidfd is None or child_pid is None:
+        return None
+    try:
+        if not await _exited(pidfd, _REAP_GRACE):
+            handle.kill(handle.kill_reason or "killed")
+            await _exited(pidfd, _REAP_GRACE)
+        return _reap(child_pid)
+    finally:
+        handle.pidfd = None
+        os.close(pidfd)
+
+
 async def supervise(req: SpawnRequest, handle: RunHandle) -> RunOutcome:
     """Spawn and supervise one run; always returns, kills everything it started on every exit."""
     identity = req.identity
     switch: dict[str, object] = {}
     if identity.switch:
         switch = {"user": identity.uid, "group": identity.gid, "extra_groups": []}
-    cpu0 = _children_cpu()
+    become_subreaper()
     start = time.monotonic()
     try:
         proc = await asyncio.create_subprocess_exec(  # noqa: TID251 - the one place that spawns
@@ -290,10 +326,6 @@ async def supervise(req: SpawnRequest, handle: RunHandle) -> RunOutcome:
         handle.exited = proc.returncode is not None
         if info_task is not None:
             await asyncio.wait([info_task], timeout=_DRAIN_GRACE)
-        if handle.pidfd is not None and not await _exited(handle.pidfd, _REAP_GRACE):
-            # bwrap reports the exit code before its pid 1 has finished tearing down.
-            handle.kill(handle.kill_reason or "killed")
-            await _exited(handle.pidfd, _REAP_GRACE)
         _, pending = await asyncio.wait(pumps, timeout=_DRAIN_GRACE)
         if pending:
             # Something outside the namespace still holds the pipes (weak mode): end it.
@@ -306,23 +338,23 @@ async def supervise(req: SpawnRequest, handle: RunHandle) -> RunOutcome:
         handle.exited = proc.returncode is not None
         if not handle.exited:
             handle.signal_all()
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(proc.wait()), timeout=_REAP_GRACE)
+            handle.exited = proc.returncode is not None
+        if info_task is not None and not info_task.done():
+            # EOF on the info pipe comes at bwrap's exit at the latest; we need the init's pid.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([info_task], timeout=_DRAIN_GRACE)
         for task in (*helpers, *pumps):
             task.cancel()
+        cpu = await _finish_namespace(handle)
         if handle.kill_reason is not None or not handle.namespaced:
             leftover = _verify_teardown(handle)
-        if handle.pidfd is not None:
-            os.close(handle.pidfd)
-            handle.pidfd = None
         if req.info_fd is not None:
             asyncio.get_running_loop().remove_reader(req.info_fd)
             with contextlib.suppress(OSError):
                 os.close(req.info_fd)
-        if not handle.exited:
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(proc.wait()), timeout=_REAP_GRACE)
     duration_ms = (time.monotonic() - start) * 1000.0
-    delta = _children_cpu() - cpu0
-    cpu = delta if not handle.overlapped else max(handle.cpu_sample, 0.0)
     code = proc.returncode if proc.returncode is not None else -signal.SIGKILL
     return RunOutcome(
         exit_code=code if code >= 0 else 128 - code,
@@ -331,6 +363,6 @@ async def supervise(req: SpawnRequest, handle: RunHandle) -> RunOutcome:
         stderr=bytes(err.data),
         truncated=out.truncated or err.truncated,
         duration_ms=duration_ms,
-        cpu_seconds=round(cpu, 3),
+        cpu_seconds=round(max(cpu if cpu is not None else 0.0, handle.cpu_sample), 3),
         leftover=leftover,
     )
