@@ -58,3 +58,13 @@ async def sb(config: SandboxConfig) -> AsyncIterator[Sandbox]:
     yield sandbox
     assert sandbox.live_runs() == []
     assert processes_of_uid(SANDBOX_UID) == []
+
+
+@pytest.fixture
+async def sb_two_slots(data_dir: Path) -> AsyncIterator[Sandbox]:
+    """A self-tested Sandbox that allows two concurrent runs."""
+    sandbox = Sandbox(SandboxConfig(default_limits=FAST, max_concurrent=2,
+                                    protected_paths=(str(data_dir),)))  # fmt: skip
+    assert (await sandbox.selftest()).ok
+    yield sandbox
+    assert processes_of_uid(SANDBOX_UID) == []
