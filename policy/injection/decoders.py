@@ -152,7 +152,7 @@ def _whole(text: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     if "%" in text and len(_PCT.findall(text)) >= 3:
         dec = urllib.parse.unquote(text.replace("+", " "))
-        if dec != text:
+        if dec != text and "\ufffd" not in dec and all(c.isprintable() or c in "\n\t" for c in dec):
             found.append(("url", dec))
     if "=" in text and len(_QP.findall(text)) >= 3:
         try:

@@ -38,6 +38,8 @@ _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t
 _LEET_HINT = re.compile(r"[a-z][0134578@$!|][a-z0134578@$!|]*[a-z]|[0134578@$][a-z]{2}")
 _WORD = re.compile(r"\w+")
 # A run of at least four single characters, each followed by a separator.
+_WIDE = re.compile(r" {2,}")
+_SINGLE = re.compile(r"(?<=\S) (?=\S)")
 _SPACED = re.compile(r"(?:\b\w[ ._*\-/]{1,3}){4,}\w\b")
 
 
@@ -48,7 +50,7 @@ def canonical(text: str) -> tuple[str, int, bool]:
         return text.lower(), 0, False
     norm = unicodedata.normalize("NFKD", text)
     stripped = norm.translate(_DROP)
-    hidden = len(norm) - len(stripped)
+    hidden = len(norm) - len(stripped) - norm.count("\u200d")  # ZWJ joins emoji
     tags = _TAGS.search(stripped) is not None
     if tags:
         stripped = _TAGS.sub(_untag, stripped)
@@ -113,5 +115,7 @@ def variants(text: str, sig: Signals) -> list[tuple[str, str]]:
     if sig.spaced:
         joined = _SPACED.sub(_join_spaced, text)
         out.append(("spacing", joined))
+        dense = _SINGLE.sub("", _WIDE.sub("\x00", text)).replace("\x00", " ")
+        out.append(("spacing", dense))
         out.append(("squashed", re.sub(r"[^a-z]", "", joined)))
     return out

@@ -97,6 +97,9 @@ AUTHORITY = rule_table(
          r"owner|god[- ]mode)(?: access| privileges| rights| permissions| role| user)\b"),
         (2, "you maint debug diagn test", r"\byou are (?:now )?(?:in|entering|switched to) "
          r"(?:maintenance|debug|diagnostic|test|admin|developer|god|root|service) mode\b"),
+        (2, "the user human reque", r"\bthe (?:user|human|requester|sender) (?:is|has been) "
+         r"(?:verified|authori[sz]ed|an? (?:admin|administrator|developer|superuser)|trusted|"
+         r"cleared)\b"),
         (2, "offic autho", r"\b(?:official|authorized|verified) (?:message|notice|request|"
          r"instruction|override|command)\b"),
     ],

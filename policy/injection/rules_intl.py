@@ -97,6 +97,13 @@ INTL_OVERRIDE = rule_table(
         (2, "neue nouv nuev nuov nova nieu nowe нов", r"\b(?:neue anweisungen|nouvelles "
          r"(?:instructions|consignes)|nuevas instrucciones|nuove istruzioni|novas instrucoes|"
          r"nieuwe instructies|nowe instrukcje|новые инструкции)\s*:"),
+        (4, "onceki tum butun talimat kurallar", r"\b(?:onceki|tum|butun|yukarıdaki|"
+         r"yukaridaki)\b[^.\n]{0,30}\b(?:talimat|kural|komut|yonerge|mesaj)\w*"
+         r"[^.\n]{0,20}\b(?:unut|yok say|gormezden gel|gecersiz|iptal)"),
+        (4, "=忽略 =无视 =忘记 =忘掉", r"(?:忽略|无视|忘记|忘掉|不要理会)[^。\n]{0,10}(?:以上|之前|前面|"
+         r"上述|先前|所有|全部)[^。\n]{0,10}(?:指令|指示|说明|提示|规则|命令)"),
+        (4, "تجاه انس", r"(?:تجاهل|انس|اهمل)[^.\n]{0,30}(?:التعليمات|الأوامر|الاوامر|القواعد)"),
+        (4, "ناد دست", r"(?:نادیده بگیر|فراموش کن)|دستورهای قبلی"),
     ],
     prefix="intl",
 )
@@ -112,6 +119,8 @@ INTL_EXTRACTION = rule_table(
     "extraction",
     [
         (2, "syste prompt consi indic istru instr инст подс сооб промпт", SYS_PROMPT),
+        (2, "=系统提示 =系统指令 =موجه =سیستمی", r"系统提示|系统指令|موجه النظام|پیام سیستمی"),
+        (2, "siste", r"\bsistem (?:istem|mesaj|talimat)\w*"),
         (2, "zeig gib verr nenn wied affi donn reve rep mues dam revel mostr ripe dimm "
          "most exib toon geef herh poka poda ujaw powt пока выве напи расс повт",
          r"\b(?:zeig\w*|gib|verrat\w*|nenn\w*|wiederhol\w*|affiche\w*|donne\w*|revele\w*|"
@@ -125,8 +134,13 @@ INTL_EXTRACTION = rule_table(
 )
 
 NO_LIMITS = (
-    r"\b(?:ohne (?:jegliche |alle |irgendwelche )?(?:einschrankungen|regeln|filter|zensur|"
-    r"grenzen|moral|ethik)|sans (?:aucune )?(?:restrictions?|filtres?|limites?|regles|"
+    r"\b(?:ohne (?:jegliche |jede |alle |irgendwelche )?(?:einschrankung\w*|regeln|filter|"
+    r"zensur|grenzen|moral|ethik)|(?:es gibt )?keine (?:regeln|einschrankungen|grenzen|"
+    r"filter|zensur) mehr|plus (?:aucune|de) (?:regles?|restrictions?|limites?)|"
+    r"ya no (?:hay|tienes) (?:reglas|restricciones|limites)|non (?:ci sono piu|hai piu) "
+    r"(?:regole|restrizioni|limiti)|nao (?:ha mais|tem mais) (?:regras|restricoes|limites)|"
+    r"geen (?:regels|beperkingen) meer|nie ma (?:juz )?(?:zadnych )?(?:zasad|ograniczen)|"
+    r"больше нет (?:правил|ограничении)|sans (?:aucune )?(?:restrictions?|filtres?|limites?|regles|"
     r"censure|morale)|sin (?:ninguna )?(?:restricciones|filtros|limites|reglas|censura|"
     r"moral)|senza (?:alcuna )?(?:restrizion\w+|filtri|limiti|regole|censura|morale)|"
     r"sem (?:nenhuma )?(?:restricoes|filtros|limites|regras|censura|moral)|zonder "
@@ -137,7 +151,8 @@ NO_LIMITS = (
 INTL_ROLEPLAY = rule_table(
     "roleplay",
     [
-        (2, "ohne sans sin senza sem zonder bez без", NO_LIMITS),
+        (2, "ohne keine sans plus sin ya senza non sem nao zonder geen bez nie без больше",
+         NO_LIMITS),
         (2, "ab von du tu a apar da vana od тепе отны ты", r"\b(?:(?:ab jetzt|von nun an) "
          r"bist du|tu es (?:maintenant|desormais)|(?:a partir de ahora|ahora) eres|da ora "
          r"(?:in poi )?sei|(?:a partir de agora|agora) (?:voce e|es)|vanaf nu ben je|od teraz "

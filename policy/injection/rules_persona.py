@@ -21,7 +21,7 @@ ROLEPLAY = rule_table(
     "roleplay",
     [
         (4, "do", r"\bdo anything now\b"),
-        (4, "dan", r"\bdan(?:'s)? (?:mode|prompt|jailbreak|persona|\d+(?:\.\d+)?)\b|"
+        (4, "dan", r"\bdan(?:'s)? (?:mode|prompt|jailbreak|persona|v?\d{1,2}\.\d)\b|"
          r"\b(?:as|be|called|named|am|are|is) dan\b[^.\n]{0,30}\b(?:which|who|that|stands|"
          r"can|will|has|does)\b|\[dan\]|\bdan:"),
         (4, "devel", r"\bdeveloper mode (?:enabled|output|on|activated|response|v2|is)\b|"
@@ -102,6 +102,38 @@ ROLEPLAY = rule_table(
          r"mongo tom|betterdan|antidan|basedgpt|devmode|ucar|apophis)\b[^.\n]{0,40}\b(?:which|"
          r"who|stands for|can|will|has no|does not)\b"),
         (1, "machi", r"\bmachiavellian\b"),
+        (1, "ai chatb bot assis langu chara perso entit", r"\b(?:ai|chatbot|bot|assistant|"
+         r"language model|character|persona|entity)\b,? (?:called|named|known as|nicknamed)\b"),
+        (1, "=[", r"\[(?:gpt|chatgpt|classic|normal|jailbreak|dan|unfiltered|filtered|lock|"
+         r"unlock)\w*\]|^\W{0,3}(?:gpt|chatgpt|classic|normal):"),
+        (1, "if whene", r"\b(?:if|whenever|when) you (?:break|fail|don't comply|do not comply|"
+         r"stop|forget|refuse|deviate)\b"),
+        (2, "doesn does won't will never canno don't dont do", r"\b(?:does not|doesn't|won't|"
+         r"will not|never|do not|don't|dont|cannot|can't) (?:care|worry|think) about "
+         r"(?:ethics|morality|morals|legality|laws|the law|consequences|rules|safety|"
+         r"openai|policies|being (?:ethical|moral|safe))"),
+        (2, "even regar no", r"\b(?:even if|even when|even though|regardless of whether) "
+         r"(?:it'?s|it is|they are|the (?:request|content|answer) is) (?:illegal|unethical|"
+         r"immoral|harmful|dangerous|offensive|inappropriate|wrong)|\b(?:regardless of|no "
+         r"matter) (?:how )?(?:the )?(?:legality|morality|ethics|illegal|immoral|unethical|"
+         r"dangerous|harmful|offensive)"),
+        (2, "you you'r", r"\b(?:you are|you're) (?:now )?(?:no longer|not) (?:an? |the )?"
+         r"(?:ai|chatgpt|assistant|language model|bound|limited|restricted|an ai)\b"),
+        (2, "you you'r can will", r"\b(?:(?:you are|you're) (?:free|able|allowed) to|can|will)"
+         r" (?:say|do|generate|write|produce|answer) (?:anything|whatever|any kind of content|"
+         r"everything)\b"),
+        (2, "shoul must will alway", r"\b(?:should|must|will|shall) (?:always )?(?:comply|obey)"
+         r"\b(?: with)?(?: every| any| all| the user| my)"),
+        (1, "prefi start begin", r"\b(?:prefix|start|begin)\b (?:your|each|every) (?:response|"
+         r"answer|reply|message|output)s? with\b"),
+        (1, "sure", r"\bsure,? here(?: is|'s)\b"),
+        (1, "enabl activ enter switc turn", r"\b(?:enable|activate|enter|switch (?:on|to)|"
+         r"turn on)\b[^.\n]{0,25}\bmode\b"),
+        (1, "fictio imagi", r"\b(?:fictional|imaginary|hypothetical) (?:character|ai|"
+         r"chatbot|entity|persona|bot|model)\b"),
+        (1, "alway", r"\balways (?:answer|respond|reply|stay|remain) (?:in character|as)\b"),
+        (1, "promo encou", r"\b(?:promotes?|encourages?|condones?|glorif(?:y|ies))\b "
+         r"(?:illegal|unethical|harmful|immoral|violence|hate)"),
         (1, "no warni discl caut", r"\b(?:no|without|don't (?:add|include|give)|never (?:add|"
          r"include|give)) (?:any )?(?:warnings?|disclaimers?|cautions?|moralizing|lectures?)\b"),
     ],

@@ -60,6 +60,8 @@ _SQUASHED = re.compile(
     r"preceding)(?:instructions|prompts|rules|directions)|systemprompt|developermode|"
     r"doanythingnow|jailbreak|revealyour(?:system|initial|hidden)"
 )
+_ROT_HINT = re.compile(r"\brot-?13\b|\bcaesar\b")
+_REV_HINT = re.compile(r"\b(?:backwards?|reversed|in reverse|reverse (?:it|this|the text))\b")
 OBFUSCATION_BUMP = 3.0  # an encoded payload that fires a check: one level higher
 TRICK_WEIGHT = 2.0  # a rule that fires only after undoing a trick
 OVERLAP = 1024
@@ -141,7 +143,7 @@ class Scanner:
         return Verdict(
             level=level,
             checks=checks,
-            score=score,
+            score=float(score),
             decoded=state.decoded,
             truncated=truncated,
             rules=names,
@@ -165,7 +167,8 @@ class Scanner:
         if tags:
             state.mark("obfuscation:tag-characters", "obfuscation", 4.0)
         if hidden >= 3:
-            state.mark("obfuscation:invisible", "obfuscation", 1.0)
+            heavy = hidden >= 8 and hidden * 10 >= len(canon)
+            state.mark("obfuscation:invisible", "obfuscation", 2.0 if heavy else 1.0)
         sig = signals(canon)
         if sig.mixed_script:
             state.mark("obfuscation:mixed-script", "obfuscation", 2.0 if sig.mixed_script > 2 else 1.0)
@@ -187,10 +190,12 @@ class Scanner:
         out: list[tuple[str, str]] = []
         anchors = self._anchor_keys
         rot = {t[:KEY_LEN].translate(_ROT) for t in toks if len(t) >= KEY_LEN}
-        if len(rot & anchors) >= 2:
+        if len(rot & anchors) >= 2 or ("rot" in canon and _ROT_HINT.search(canon)):
             out.append(("rot13", rot13(canon)))
         rev = {t[::-1][:KEY_LEN] for t in toks if len(t) >= KEY_LEN}
-        if len(rev & anchors) >= 2:
+        if len(rev & anchors) >= 2 or ("back" in canon or "revers" in canon) and _REV_HINT.search(
+            canon
+        ):
             out.append(("reversed", reverse_text(canon)))
         return out
 
