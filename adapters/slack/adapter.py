@@ -13,32 +13,27 @@ SDK's own rate-limit retries are used up).
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import re
-import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import aiohttp
-from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
-from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
-from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.base import Handler, PlatformError
 from adapters.slack import convert
+from adapters.slack.endpoint import SignedEndpoint
 from bot.types import Address, Inbound, MessageRef, Outcome
 
 __all__ = ["SecurityHook", "SlackAdapter"]
@@ -47,14 +42,6 @@ log = logging.getLogger(__name__)
 
 SecurityHook = Callable[[str, Mapping[str, object]], Awaitable[None]]
 
-_SIGNATURE_WINDOW = 300
-_SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
 _POST_FLAGS = {"unfurl_links": False, "unfurl_media": False}
 
 
@@ -113,7 +100,6 @@ class SlackAdapter:
             request_verification_enabled=mode == "http",
             raise_error_for_unhandled_request=False,
         )
-        self._verifier = SignatureVerifier(signing_secret) if signing_secret else None
         self._handler: Handler | None = None
         self._ws: convert.Workspace | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -194,7 +180,7 @@ class SlackAdapter:
         self._handler = handler
         self._ws = await self._whoami()
         socket: AsyncSocketModeHandler | None = None
-        runner: web.AppRunner | None = None
+        endpoint: SignedEndpoint | None = None
         try:
             if self.mode == "socket":
                 socket = AsyncSocketModeHandler(self._app, self._app_token)
@@ -205,17 +191,30 @@ class SlackAdapter:
                         f"slack socket mode connect failed: {type(exc).__name__}", platform="slack"
                     ) from exc
             else:
-                runner = await self._start_http()
+                endpoint = SignedEndpoint(
+                    app=self._app,
+                    signing_secret=self._signing_secret,
+                    host=self._http_host,
+                    port=self.http_port,
+                    path=self._http_path,
+                    max_body_bytes=self._max_body,
+                    on_rejected=self._signature_rejected,
+                )
+                await endpoint.start()
+                self.http_port = endpoint.port
             self.ready.set()
             await self._stopping.wait()
         finally:
             if socket is not None:
                 await socket.close_async()  # type: ignore[no-untyped-call]
-            if runner is not None:
-                await runner.cleanup()
+            if endpoint is not None:
+                await endpoint.close()
             while self._tasks:
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
             self.ready.clear()
+
+    async def _signature_rejected(self, details: Mapping[str, object]) -> None:
+        await self._security("slack_signature_rejected", details)
 
     async def stop(self) -> None:
         """Stop receiving; `serve` returns once in-flight handler calls are done."""
@@ -234,68 +233,6 @@ class SlackAdapter:
         return convert.Workspace(
             team_id=team, bot_user_id=user, bot_id=bot if isinstance(bot, str) else ""
         )
-
-    # ---------------------------------------------------------------- HTTP mode
-
-    async def _start_http(self) -> web.AppRunner:
-        app = web.Application(client_max_size=self._max_body)
-        app.router.add_post(self._http_path, self._http_entry)
-        app.on_response_prepare.append(_add_security_headers)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, self._http_host, self.http_port)
-        await site.start()
-        addresses = runner.addresses
-        if addresses:
-            self.http_port = int(addresses[0][1])
-        return runner
-
-    async def _http_entry(self, request: web.Request) -> web.StreamResponse:
-        length = request.content_length
-        if length is not None and length > self._max_body:
-            return web.json_response({"error": "request too large"}, status=413)
-        try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return web.json_response({"error": "request too large"}, status=413)
-        problem = self._signature_problem(body, request.headers)
-        if problem is not None:
-            await self._security(
-                "slack_signature_rejected",
-                {
-                    "reason": problem,
-                    "remote": request.remote or "",
-                    "path": request.path,
-                    "retry_num": request.headers.get("X-Slack-Retry-Num", ""),
-                },
-            )
-            return web.json_response({"error": "invalid request"}, status=401)
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            return web.json_response({"error": "invalid request"}, status=400)
-        headers: dict[str, str | Sequence[str]] = {}
-        for key in request.headers:
-            headers[key.lower()] = request.headers.getall(key)
-        bolt_req = AsyncBoltRequest(body=text, query=request.query_string, headers=headers)
-        bolt_resp = await self._app.async_dispatch(bolt_req)
-        return await to_aiohttp_response(bolt_resp)
-
-    def _signature_problem(self, body: bytes, headers: Mapping[str, str]) -> str | None:
-        ts = headers.get("X-Slack-Request-Timestamp")
-        sig = headers.get("X-Slack-Signature")
-        if not ts or not sig or self._verifier is None:
-            return "unsigned"
-        try:
-            stamp = int(ts)
-        except ValueError:
-            return "bad_timestamp"
-        if abs(time.time() - stamp) > _SIGNATURE_WINDOW:
-            return "stale_timestamp"
-        expected = self._verifier.generate_signature(timestamp=ts, body=body)
-        if expected is None or not hmac.compare_digest(expected, sig):
-            return "bad_signature"
-        return None
 
     # ---------------------------------------------------------------- sending
 
@@ -412,11 +349,6 @@ class SlackAdapter:
         if not isinstance(data, Mapping):
             raise PlatformError(f"slack {method} returned no JSON", platform="slack")
         return data
-
-
-async def _add_security_headers(_request: web.Request, response: web.StreamResponse) -> None:
-    for key, value in _SECURITY_HEADERS.items():
-        response.headers.setdefault(key, value)
 
 
 def _retry_after(headers: Mapping[str, Any]) -> float | None:

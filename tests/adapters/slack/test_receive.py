@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from adapters.slack.convert import ReplyContext
@@ -154,3 +155,39 @@ async def test_handler_exception_does_not_stop_serving(running: Running) -> None
     _ok(await running.deliver("events", running.fake.dm_event("U1", "after")))
     inbounds = await running.recorder.wait_count(2)
     assert sorted(i.text for i in inbounds) == ["after", "boom"]
+
+
+async def test_slow_handler_neither_delays_ack_nor_blocks_others(running: Running) -> None:
+    """The ack comes while the first handler call still waits, and a second event is handled."""
+    release = asyncio.Event()
+
+    async def wait_for_second(inbound: Inbound) -> None:
+        if inbound.text == "first":
+            await release.wait()
+
+    running.recorder.reply = wait_for_second
+    _ok(await running.deliver("commands", running.fake.slash_command("U1", "first")))
+    _ok(await running.deliver("events", running.fake.dm_event("U1", "second")))
+    inbounds = await running.recorder.wait_count(2)
+    assert [i.text for i in inbounds] == ["first", "second"]
+    release.set()
+
+
+async def test_serve_returns_after_in_flight_handlers(running: Running) -> None:
+    """`stop()` ends receiving; `serve` returns only once the running handler call finished."""
+    release = asyncio.Event()
+    finished: list[str] = []
+
+    async def slow(inbound: Inbound) -> None:
+        await release.wait()
+        await asyncio.sleep(0)
+        finished.append(inbound.text)
+
+    running.recorder.reply = slow
+    _ok(await running.deliver("events", running.fake.dm_event("U1", "long job")))
+    await running.recorder.wait_count(1)
+    await running.adapter.stop()
+    assert not running.task.done()
+    release.set()
+    await asyncio.wait_for(running.task, 5)
+    assert finished == ["long job"]
