@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bot.types import ChannelKind, InboundKind
+import asyncio
+
+from bot.types import ChannelKind, Inbound, InboundKind
 from tests.adapters.telegram.conftest import (
     ADMIN_COMMANDS,
     ALICE,
@@ -11,6 +13,8 @@ from tests.adapters.telegram.conftest import (
     USER_COMMANDS,
     Running,
     Security,
+    make_adapter,
+    start,
 )
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -138,3 +142,31 @@ async def test_duplicate_delivery_keeps_event_id(tg: FakeTelegram, running: Runn
     tg.redeliver(update_id)
     inbounds = await running.bot.wait_for(2)
     assert inbounds[0].event_id == inbounds[1].event_id == f"telegram:update:{update_id}"
+
+
+async def test_handlers_run_concurrently_and_stop_waits_for_them(
+    tg: FakeTelegram, security: Security
+) -> None:
+    """A handler blocked on a later update does not block it; serve returns after both end."""
+    run = await start(make_adapter(tg, security))
+    second_seen, release = asyncio.Event(), asyncio.Event()
+    ended: list[tuple[str, bool]] = []
+
+    async def react(inbound: Inbound) -> None:
+        if inbound.text == "first":
+            await second_seen.wait()  # only a concurrent dispatcher gets past this
+            await release.wait()
+        else:
+            second_seen.set()
+        ended.append((inbound.text, run.task.done()))
+
+    run.bot.react = react
+    tg.user_sends(ALICE, "first")
+    tg.user_sends(BOB, "second")
+    await asyncio.wait_for(second_seen.wait(), 5)
+    await run.adapter.stop()
+    await tg.wait_for_call("getUpdates", lambda p: p.get("timeout") == 0)  # polling has ended
+    assert not run.task.done()
+    release.set()
+    await asyncio.wait_for(run.task, 10)
+    assert sorted(ended) == [("first", False), ("second", False)]
