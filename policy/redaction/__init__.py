@@ -8,7 +8,15 @@ One detector family per module: `known`, `cloud`, `vcs`, `chat`, `saas`, `struct
 
 from __future__ import annotations
 
+from .assignment import is_secret_name
 from .engine import Redactor
 from .types import ALL_PII, Finding, RedactionConfig, RedactionResult
 
-__all__ = ["ALL_PII", "Finding", "RedactionConfig", "RedactionResult", "Redactor"]
+__all__ = [
+    "ALL_PII",
+    "Finding",
+    "RedactionConfig",
+    "RedactionResult",
+    "Redactor",
+    "is_secret_name",
+]

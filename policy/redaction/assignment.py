@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from .base import Span
 from .entropy import entropy, is_placeholder, looks_random
 
-__all__ = ["assignments"]
+__all__ = ["assignments", "is_secret_name"]
 
 _HINT = re.compile(r"token|secre|pass|pwd|cred|key|auth|(?<![a-z])pw(?![a-z])|(?<![a-z])pat(?![a-z])")
 _IDENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.$-")
@@ -90,6 +90,11 @@ def _name_class(ident: str) -> str | None:
             return "weak"
         return "token"
     return None
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a field or variable called `name` holds a secret (`api_key`, `dbPassword`, ...)."""
+    return _name_class(name) in ("password", "token")
 
 
 def _value_ok(value: str, cls: str, quoted: bool) -> bool:

@@ -28,7 +28,11 @@ class Detector(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One credential format: a compiled pattern, the literals that must occur, and a check."""
+    """One credential format: a compiled pattern, the literals that must occur, and a check.
+
+    `left` is a one-character class the match must not follow; it replaces a leading
+    look-behind so that `re` can still scan for the pattern's literal prefix quickly.
+    """
 
     kind: str
     pattern: re.Pattern[str]
@@ -36,6 +40,12 @@ class Rule:
     nocase: bool
     group: int | str = 0
     check: Callable[[str], bool] | None = None
+    left: re.Pattern[str] | None = None
+
+
+_LEADING_LOOKBEHIND = re.compile(r"^(?:\(\?i\))?\(\?<!(\[[^\]]*\])\)")
+_BOUNDS = re.compile(r"\{\d*,(\d+)\}")
+_LONG_BOUND = 500
 
 
 def rule(
@@ -49,7 +59,13 @@ def rule(
     """Compile a rule; with `nocase`, triggers are matched against the lowered text."""
     flags = re.IGNORECASE if nocase else 0
     lits = tuple(t.lower() for t in triggers) if nocase else triggers
-    return Rule(kind, re.compile(regex, flags), lits, nocase, group, check)
+    left = None
+    lead = _LEADING_LOOKBEHIND.match(regex)
+    longest = max((int(b) for b in _BOUNDS.findall(regex)), default=0)
+    if lead is not None and longest <= _LONG_BOUND and "*" not in regex and "+" not in regex:
+        left = re.compile(lead.group(1), flags)
+        regex = regex[: lead.start(1) - 4] + regex[lead.end() :]
+    return Rule(kind, re.compile(regex, flags), lits, nocase, group, check, left)
 
 
 class RuleSet:
@@ -69,7 +85,10 @@ class RuleSet:
             hay = lowered if r.nocase else text
             if r.triggers and not any(t in hay for t in r.triggers):
                 continue
+            left = r.left
             for m in r.pattern.finditer(text):
+                if left is not None and m.start() and left.match(text, m.start() - 1):
+                    continue
                 start, end = m.span(r.group)
                 if start < 0 or start == end:
                     continue

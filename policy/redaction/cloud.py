@@ -85,10 +85,8 @@ CLOUD = RuleSet(
         rule("alibaba_access_key", _B + r"LTAI[A-Za-z0-9]{20}" + _E, "LTAI", check=_real),
         rule(
             "yandex_key",
-            _B + r"(?:YC[\w-]{38}|AQVN[\w-]{35,38}|t1\.[A-Z0-9a-z_-]+[=]{0,2}\.[A-Z0-9a-z_-]{86}={0,2})"
+            _B + r"(?:t1\.[A-Z0-9a-z_-]+[=]{0,2}\.[A-Z0-9a-z_-]{86}={0,2})"
             + r"(?![\w-])",
-            "YC",
-            "AQVN",
             "t1.",
         ),
         rule(

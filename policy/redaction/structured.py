@@ -56,13 +56,13 @@ STRUCTURED = RuleSet(
     [
         rule(
             "jwt",
-            r"(?<![\w-])ey[A-Za-z0-9_-]{8,8000}\.ey[A-Za-z0-9_/+-]{8,8000}\.?[A-Za-z0-9_/+=-]{0,4000}",
-            "ey",
+            r"ey(?<![\w-]ey)[A-Za-z0-9_-]{8,8000}+\.ey[A-Za-z0-9_/+-]{8,8000}+\.?[A-Za-z0-9_/+=-]{0,4000}+",
+            ".ey",
             check=_jwt_ok,
         ),
         rule(
             "jwt",
-            r"(?<![\w+/])ZXlK[A-Za-z0-9+/]{40,8000}={0,2}",
+            r"ZXlK(?<![\w+/]ZXlK)[A-Za-z0-9+/]{40,8000}+={0,2}",
             "ZXlK",
         ),
         rule("url_password", _URL_CRED, "://", group="v", check=_password_ok, nocase=True),

@@ -21,7 +21,16 @@ def _body_real(value: str) -> bool:
 
 VCS = RuleSet(
     [
-        rule("github_token", _B + r"gh[pousr]_[A-Za-z0-9]{36,255}" + _E, "gh", check=_body_real),
+        rule(
+            "github_token",
+            _B + r"gh[pousr]_[A-Za-z0-9]{36,255}" + _E,
+            "ghp_",
+            "gho_",
+            "ghu_",
+            "ghs_",
+            "ghr_",
+            check=_body_real,
+        ),
         rule(
             "github_token",
             _B + r"github_pat_[A-Za-z0-9_]{60,255}" + _E,
@@ -36,7 +45,7 @@ VCS = RuleSet(
             + r"|glrt-[\w-]{27,300}\.[\w]{2}[\w-]{7}"
             + r"|glptt-[\w-]{40}|gloas-[\w-]{64}|glagent-[\w-]{50,1024}|glimt-[\w-]{25}"
             + r"|GR1348941[\w-]{20,50})(?![\w.-])",
-            "gl",
+            *"glpat- gldt- glft- glrt- glcbt- glffct- glsoat- glptt- gloas- glagent- glimt-".split(),
             "GR1348941",
             check=lambda v: _body_real(v) and not (v.startswith("GR") and v[9:].isdigit()),
         ),
