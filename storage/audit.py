@@ -11,8 +11,9 @@ last purged row's seq and hash), HMAC-signed when keys are configured; `verify()
 starts from it. A chain that does not verify is never purged (evidence is kept).
 
 The row format and hashing live in `storage/audit_chain.py`. Appends are serialised
-by the database lock; the head (last seq and hash) is kept in
-memory, so an append is one INSERT (or one transaction for `append_many`).
+by the database lock and the head (last seq and hash) is kept in memory; calls that
+queue up behind a write in flight are written together in one multi-row INSERT
+(group commit), so the cost per call falls as load rises.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, TextIO
 
 from storage._sql import Sql, Tx
@@ -35,7 +37,7 @@ from storage.audit_chain import (
     row_from_values,
     row_hash,
 )
-from storage.errors import AuditIntegrityError, ConstraintError
+from storage.errors import AuditIntegrityError, ConstraintError, StorageError
 
 __all__ = ["GENESIS_HASH", "Audit", "AuditEvent", "AuditRow", "VerifyResult"]
 
@@ -46,9 +48,38 @@ _COLUMNS = (
 )
 _INSERT = (
     "INSERT INTO audit_log (seq, ts, event_id, stage, actor, channel, tool, decision, reason,"
-    " detail, args_hash, latency_ms, prev_hash, hash)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " detail, args_hash, latency_ms, prev_hash, hash) VALUES "
 )
+_ROW_SLOTS = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_ROWS_PER_STATEMENT = 256  # 14 parameters each: far below SQLite's 32766-variable limit
+
+
+@lru_cache(maxsize=64)
+def _insert_sql(n: int) -> str:
+    return _INSERT + ", ".join([_ROW_SLOTS] * n)
+
+
+def _flatten(rows: list[tuple[Any, ...]]) -> list[Any]:
+    return [value for row in rows for value in row]
+
+
+class _Pending:
+    """One append_many call waiting to be written (by itself or by an earlier caller)."""
+
+    __slots__ = ("done", "error", "events", "rows")
+
+    def __init__(self, events: list[AuditEvent]) -> None:
+        self.events = events
+        self.rows: list[AuditRow] = []
+        self.error: StorageError | None = None
+        self.done = False
+
+    def succeed(self, rows: list[AuditRow]) -> None:
+        self.rows, self.done = rows, True
+
+    def fail(self, error: StorageError) -> None:
+        if not self.done:
+            self.error, self.done = error, True
 
 
 class Audit:
@@ -59,6 +90,7 @@ class Audit:
         self._mac_keys = list(mac_keys)
         self._seq = 0
         self._hash = GENESIS_HASH
+        self._queue: list[_Pending] = []
 
     @property
     def head(self) -> tuple[int, str]:
@@ -77,37 +109,88 @@ class Audit:
         self._seq, self._hash = (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
 
     async def append(self, event: AuditEvent) -> AuditRow:
-        """Append one row (one autocommit INSERT)."""
+        """Append one row."""
         return (await self.append_many([event]))[0]
 
     async def append_many(self, events: Sequence[AuditEvent]) -> list[AuditRow]:
-        """Append rows in one transaction, in order; all or none are stored."""
+        """Append rows atomically and in order; all or none are stored.
+
+        Group commit: calls that arrive while a write is in flight queue up, and the
+        next caller to get the lock writes every queued call in one statement. Each
+        call's rows stay contiguous and atomic; a call whose detail is not JSON-safe
+        fails alone.
+        """
         if not events:
             return []
-        op = "audit.append"
-        for attempt in (1, 2):
-            async with self._sql.locked(op) as tx:
-                rows = build_rows(events, self._seq, self._hash)
+        mine = _Pending(list(events))
+        self._queue.append(mine)
+        async with self._sql.locked("audit.append") as tx:
+            if not mine.done:
+                batch, self._queue = self._queue, []
+                await self._flush(tx, batch)
+        if mine.error is not None:
+            raise mine.error
+        return mine.rows
+
+    async def _flush(self, tx: Tx, batch: list[_Pending]) -> None:
+        try:
+            for attempt in (1, 2):
+                seq, prev = self._seq, self._hash
+                values: list[tuple[Any, ...]] = []
+                spans: list[tuple[_Pending, int, int]] = []
+                for pending in batch:
+                    if pending.done:
+                        continue
+                    try:
+                        rows = build_rows(pending.events, seq, prev)
+                    except StorageError as exc:
+                        pending.fail(exc)
+                        continue
+                    spans.append((pending, len(values), len(values) + len(rows)))
+                    values.extend(rows)
+                    seq, prev = rows[-1][0], rows[-1][-1]
+                if not values:
+                    return
                 try:
-                    await self._write(tx, rows)
+                    await self._write(tx, values)
                 except ConstraintError:
                     if attempt == 2:
                         raise
                     await self._reload(tx)  # another writer appended: rebuild on its head
                     continue
-                self._seq, self._hash = rows[-1][0], rows[-1][-1]
-                return [row_from_values(row) for row in rows]
-        raise AssertionError("unreachable")  # pragma: no cover
+                self._seq, self._hash = seq, prev
+                for pending, start, end in spans:
+                    pending.succeed(
+                        [
+                            row_from_values(row, event.detail)
+                            for row, event in zip(values[start:end], pending.events, strict=True)
+                        ]
+                    )
+                return
+        except StorageError as exc:
+            for pending in batch:
+                pending.fail(exc)
+        except BaseException:
+            interrupted = StorageError("audit write interrupted", op="audit.append")
+            for pending in batch:
+                pending.fail(interrupted)
+            raise
 
     @staticmethod
     async def _write(tx: Tx, rows: list[tuple[Any, ...]]) -> None:
-        # The caller holds the lock; single rows autocommit, several share one transaction.
-        if len(rows) == 1:
-            await tx.execute(_INSERT, rows[0])
+        # The caller holds the lock. Up to _ROWS_PER_STATEMENT rows go in one multi-row
+        # INSERT, which is atomic on its own (one round trip to the sqlite thread); more
+        # rows share one explicit transaction.
+        chunks = [
+            rows[i : i + _ROWS_PER_STATEMENT] for i in range(0, len(rows), _ROWS_PER_STATEMENT)
+        ]
+        if len(chunks) == 1:
+            await tx.execute(_insert_sql(len(rows)), _flatten(rows))
             return
         await tx.begin()
         try:
-            await tx.executemany(_INSERT, rows)
+            for chunk in chunks:
+                await tx.execute(_insert_sql(len(chunk)), _flatten(chunk))
         except BaseException:
             await tx.rollback()
             raise
@@ -233,7 +316,10 @@ class Audit:
         """
         op = "audit.purge"
         cut = await self._sql.fetchone(
-            op, "SELECT min(seq) FROM audit_log WHERE ts >= ?", (to_iso(ts),)
+            # rowid order, stopping at the first young row: scans only what will be purged
+            op,
+            "SELECT seq FROM audit_log WHERE ts >= ? ORDER BY seq LIMIT 1",
+            (to_iso(ts),),
         )
         if cut is None or cut[0] is None:
             last = await self._sql.fetchone(op, "SELECT max(seq) FROM audit_log")

@@ -108,15 +108,16 @@ class VerifyResult:
     problem: str = ""
 
 
+_DETAIL_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+_ROW_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_detail(detail: Mapping[str, Any]) -> str:
+    """The canonical JSON text of a detail mapping; StorageError if it is not JSON-safe."""
     try:
-        return json.dumps(
-            dict(detail),
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-            allow_nan=False,
-        )
+        return _DETAIL_ENCODER.encode(dict(detail))
     except (TypeError, ValueError):
         raise StorageError(
             "audit detail is not JSON-serialisable", op="audit.append", code="detail"
@@ -126,7 +127,7 @@ def canonical_detail(detail: Mapping[str, Any]) -> str:
 def row_hash(fields: Sequence[Any], prev_hash: str) -> str:
     """sha256 over the canonical JSON of (seq .. latency_ms) and prev_hash."""
     seq, ts, event_id, stage, actor, channel, tool, decision, reason, detail, args, lat = fields
-    body = json.dumps(
+    body = _ROW_ENCODER.encode(
         {
             "seq": seq,
             "ts": ts,
@@ -141,19 +142,18 @@ def row_hash(fields: Sequence[Any], prev_hash: str) -> str:
             "args_hash": args,
             "latency_ms": lat,
             "prev_hash": prev_hash,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
+        }
     )
     return hashlib.sha256(body.encode()).hexdigest()
 
 
 def checkpoint_mac(key: bytes, seq: int, digest: str) -> str:
+    """HMAC-SHA256 over a purge checkpoint (seq and hash of the last purged row)."""
     return hmac.new(key, f"audit-checkpoint:{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
 
 
 def row_from_db(row: sqlite3.Row) -> AuditRow:
+    """An AuditRow from a `SELECT *` row of audit_log."""
     return AuditRow(
         seq=row["seq"],
         ts=from_iso(row["ts"]),
@@ -200,8 +200,8 @@ def build_rows(events: Sequence[AuditEvent], seq: int, prev: str) -> list[tuple[
     return rows
 
 
-def row_from_values(values: Sequence[Any]) -> AuditRow:
-    """An AuditRow from stored values in column order (as built by `build_rows`)."""
+def row_from_values(values: Sequence[Any], detail: Mapping[str, Any]) -> AuditRow:
+    """An AuditRow from values as built by `build_rows` and the event's own detail."""
     return AuditRow(
         seq=values[0],
         ts=from_iso(values[1]),
@@ -212,7 +212,7 @@ def row_from_values(values: Sequence[Any]) -> AuditRow:
         tool=values[6],
         decision=values[7],
         reason=values[8],
-        detail=json.loads(values[9]),
+        detail=dict(detail),
         args_hash=values[10],
         latency_ms=values[11],
         prev_hash=values[12],

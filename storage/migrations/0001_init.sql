@@ -147,7 +147,6 @@ CREATE TABLE audit_log (
 ) STRICT;
 CREATE INDEX audit_log_actor ON audit_log (actor, seq);
 CREATE INDEX audit_log_tool ON audit_log (tool, seq);
-CREATE INDEX audit_log_ts ON audit_log (ts);
 
 -- Where verification starts after old rows were purged: the last purged row's seq and hash,
 -- signed with an HMAC key when one is configured.

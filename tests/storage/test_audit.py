@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import sqlite3
@@ -129,6 +130,32 @@ async def test_failed_batch_stores_nothing(db: Database, db_path: Path, now: dat
     _tamper(db_path, "DROP TRIGGER refuse")
     assert (await db.audit.append(_event(now, 4))).seq == 2
     assert (await db.audit.verify()).ok
+
+
+async def test_concurrent_appends_are_grouped_yet_contiguous(db: Database, now: datetime) -> None:
+    """Many concurrent calls all land, each call's rows contiguous; a bad one fails alone."""
+
+    async def call(i: int) -> list[int]:
+        events = [_event(now, 100 * i + k) for k in range(1 + i % 4)]
+        if i == 7:
+            events.append(_event(now, 999, detail={"bad": {1, 2}}))
+        return [row.seq for row in await db.audit.append_many(events)]
+
+    results = await asyncio.gather(*(call(i) for i in range(40)), return_exceptions=True)
+    failures = [i for i, r in enumerate(results) if isinstance(r, BaseException)]
+    assert failures == [7]
+    assert isinstance(results[7], StorageError)
+    stored = {row.seq: row.event_id for row in await db.audit.tail(1000)}
+    for i, seqs in enumerate(results):
+        if i == 7:
+            continue
+        assert isinstance(seqs, list)
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+        assert [stored[s] for s in seqs] == [f"ev-{100 * i + k}" for k in range(len(seqs))]
+    total = sum(1 + i % 4 for i in range(40) if i != 7)
+    assert len(stored) == total
+    result = await db.audit.verify()
+    assert (result.ok, result.rows_checked) == (True, total)
 
 
 async def test_verify_passes_on_intact_chain(db: Database, now: datetime) -> None:
