@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
@@ -159,7 +159,7 @@ class TelegramAdapter:
             if self._mode == "polling":
                 assert app.updater is not None
                 await app.updater.start_polling(
-                    timeout=int(self._poll_timeout),
+                    timeout=max(1, int(self._poll_timeout)),
                     allowed_updates=_ALLOWED_UPDATES,
                     drop_pending_updates=False,
                     error_callback=self._polling_error,
@@ -193,7 +193,14 @@ class TelegramAdapter:
         secret = self._webhook.secret_token
 
         async def enqueue(data: dict[str, Any]) -> None:
-            update = Update.de_json(data, app.bot)
+            try:
+                update = Update.de_json(data, app.bot)
+            except (TypeError, KeyError, ValueError, AttributeError):
+                # Authenticated but not understood: refusing would make Telegram resend it
+                # forever, so report it and let it go.
+                _log.error("telegram: dropped an unparseable update %s", data.get("update_id"))
+                await self._report("telegram_update_unparseable", {"update_id": data["update_id"]})
+                return
             await app.update_queue.put(update)
 
         self._server = WebhookServer(
@@ -255,11 +262,17 @@ class TelegramAdapter:
         result = update_to_inbound(update, me=self._me, now=datetime.now(UTC))
         if isinstance(result, Refused):
             _log.warning("telegram: refused update %s: %s", update.update_id, result.event)
-            if self._on_security_event is not None:
-                await self._on_security_event(result.event, result.details)
+            await self._report(result.event, result.details)
             return
         if result is not None:
             await self._handler(result)
+
+    async def _report(self, event: str, details: Mapping[str, object]) -> None:
+        if self._on_security_event is not None:
+            try:
+                await self._on_security_event(event, details)
+            except Exception:  # noqa: BLE001 - a failing hook must not hide the refusal
+                _log.exception("telegram: security event hook failed")
 
     # ---- outbound ------------------------------------------------------------------------
 

@@ -146,3 +146,27 @@ def test_webhook_config_refuses_bad_secrets(secret: str) -> None:
     with pytest.raises(ValueError, match="secret_token") as info:
         TelegramWebhook(secret_token=secret)
     assert secret not in str(info.value) or not secret
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        {"update_id": 8, "message": {"text": "no date, no chat"}},
+        {"update_id": 8, "message": "not an object"},
+        {"update_id": 8, "callback_query": {"id": "1"}},
+    ],
+    ids=["missing-fields", "wrong-type", "incomplete-query"],
+)
+async def test_unparseable_update_is_acknowledged_and_reported(
+    hooked: Running, security: Security, update: dict[str, object]
+) -> None:
+    """An authenticated update PTB cannot read gets 200 (no resend storm) and a report."""
+    headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(hooked.adapter.webhook_url, data=json.dumps(update), headers=headers) as resp,
+    ):
+        assert resp.status == 200
+    await security.wait_for(1)
+    assert security.events == [("telegram_update_unparseable", {"update_id": 8})]
+    assert hooked.bot.inbounds == []
