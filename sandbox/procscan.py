@@ -47,6 +47,12 @@ def _stat_fields(pid: int) -> list[str] | None:
     return raw.rpartition(")")[2].split()
 
 
+def is_zombie(pid: int) -> bool:
+    """True when ``pid`` has exited but is not yet reaped (or is gone)."""
+    fields = _stat_fields(pid)
+    return fields is None or fields[0] in ("Z", "X")
+
+
 def namespace_members(ns_inode: int) -> list[int]:
     """Pids of non-zombie processes in the pid namespace ``ns_inode``."""
     members = []

@@ -29,6 +29,8 @@ _CHUNK = 65536
 _DRAIN_GRACE = 2.0
 _REAP_GRACE = 5.0
 _PR_SET_CHILD_SUBREAPER = 36
+_TEARDOWN_POLL = 0.01
+_TEARDOWN_POLLS = 200
 
 
 @dataclass(slots=True, kw_only=True)
@@ -234,8 +236,11 @@ def _reap(pid: int) -> float | None:
     return float(usage.ru_utime + usage.ru_stime)
 
 
-def _verify_teardown(handle: RunHandle) -> int:
-    """After a kill: find processes still in the run's namespace (or session), SIGKILL them."""
+async def _verify_teardown(handle: RunHandle) -> int:
+    """After a kill (or any weak-mode run): SIGKILL whatever is left of the run and reap it.
+
+    Returns how many processes were found still alive.
+    """
     if handle.namespaced and handle.ns_inode is not None:
         left = procscan.namespace_members(handle.ns_inode)
     elif not handle.namespaced and handle.pid:
@@ -245,6 +250,16 @@ def _verify_teardown(handle: RunHandle) -> int:
     for pid in left:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
+    pending = set(left)
+    for _ in range(_TEARDOWN_POLLS):
+        if not pending:
+            break
+        await asyncio.sleep(_TEARDOWN_POLL)
+        for pid in list(pending):
+            _reap(pid)  # orphans are reparented to the bot (a subreaper)
+            if not os.path.exists(f"/proc/{pid}") or procscan.is_zombie(pid):
+                _reap(pid)
+                pending.discard(pid)
     return len(left)
 
 
@@ -349,7 +364,7 @@ async def supervise(req: SpawnRequest, handle: RunHandle) -> RunOutcome:
             task.cancel()
         cpu = await _finish_namespace(handle)
         if handle.kill_reason is not None or not handle.namespaced:
-            leftover = _verify_teardown(handle)
+            leftover = await _verify_teardown(handle)
         if req.info_fd is not None:
             asyncio.get_running_loop().remove_reader(req.info_fd)
             with contextlib.suppress(OSError):
