@@ -279,12 +279,12 @@ class TelegramAdapter:
     async def send(self, outcome: Outcome) -> MessageRef | None:
         """Post (or edit) one outcome; a private reply in a group falls back to the group."""
         app = await self._bot_ready()
+        if outcome.edit is not None:  # the reference names the chat; `to` is not needed
+            return await self._edit(app, outcome, outcome.edit)
         try:
             chats = targets(outcome.to)
         except ValueError as exc:
             raise PlatformError(f"telegram: bad address: {exc}", platform=PLATFORM) from None
-        if outcome.edit is not None:
-            return await self._edit(app, outcome, outcome.edit)
         calls = render_outcome(outcome)
         if not calls:
             return None

@@ -213,3 +213,18 @@ async def test_send_works_before_serve(tg: FakeTelegram, security: Security) -> 
     run = await start(adapter)
     await finish(run)
     assert [m.text for m in tg.messages_to(BOB)] == ["early"]
+
+
+@pytest.mark.parametrize(
+    ("message_id", "error"),
+    [("999", "message to edit not found"), ("not-a-number", "bad message reference")],
+    ids=["missing-message", "bad-reference"],
+)
+async def test_failed_edits_raise(running: Running, message_id: str, error: str) -> None:
+    """An edit Telegram refuses (other than "not modified") is a PlatformError."""
+    ref = MessageRef(
+        platform="telegram", tenant="telegram", channel_id=str(GROUP), message_id=message_id
+    )
+    out = Outcome(to=to_chat(GROUP), text="", card=card(CardState.EXPIRED), edit=ref)
+    with pytest.raises(PlatformError, match=error):
+        await running.adapter.send(out)
