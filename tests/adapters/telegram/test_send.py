@@ -217,7 +217,7 @@ async def test_send_works_before_serve(tg: FakeTelegram, security: Security) -> 
 
 @pytest.mark.parametrize(
     ("message_id", "error"),
-    [("999", "message to edit not found"), ("not-a-number", "bad message reference")],
+    [("999", "(?i)message to edit not found"), ("not-a-number", "bad message reference")],
     ids=["missing-message", "bad-reference"],
 )
 async def test_failed_edits_raise(running: Running, message_id: str, error: str) -> None:
