@@ -10,8 +10,6 @@ caps, watchdogs, killing), ``bwrap`` (command line), ``seccomp`` (filter), ``lim
 (/proc reading), ``models`` (values), ``errors``, ``cli`` (plain functions for the CLI).
 """
 
-# ruff: noqa: E501 - the first docstring line is the package summary, kept verbatim
-
 from sandbox.errors import InvalidRunSpec, SandboxError, SandboxUnavailable
 from sandbox.limits import Limits
 from sandbox.models import Check, LiveRun, RunResult, RunSpec, SandboxConfig, SelfTestReport

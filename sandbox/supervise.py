@@ -257,7 +257,7 @@ async def _verify_teardown(handle: RunHandle) -> int:
         await asyncio.sleep(_TEARDOWN_POLL)
         for pid in list(pending):
             _reap(pid)  # orphans are reparented to the bot (a subreaper)
-            if not os.path.exists(f"/proc/{pid}") or procscan.is_zombie(pid):
+            if procscan.is_zombie(pid):
                 _reap(pid)
                 pending.discard(pid)
     return len(left)

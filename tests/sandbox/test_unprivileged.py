@@ -1,0 +1,64 @@
+"""The unprivileged path: a throwaway user runs a bot that uses the Sandbox, without root."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess  # noqa: TID251 - tests may spawn helpers (useradd, runuser)
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import sandbox
+
+from .conftest import processes_of_uid
+
+REPO = Path(sandbox.__file__).resolve().parent.parent
+SITE = next(p for p in sys.path if p.endswith("site-packages"))
+
+
+@pytest.fixture(scope="session")
+def throwaway_user() -> Iterator[tuple[str, int]]:
+    """Create a system user for the session (useradd) and remove it afterwards."""
+    name = f"fdsbx{secrets.token_hex(3)}"
+    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+                   check=True)  # fmt: skip
+    uid = int(subprocess.run(["id", "-u", name], check=True, capture_output=True, text=True).stdout)
+    try:
+        yield name, uid
+    finally:
+        subprocess.run(["userdel", name], check=False)
+
+
+def test_unprivileged_bot_is_contained(throwaway_user: tuple[str, int]) -> None:
+    """As a non-root user the self-test passes, NPROC holds per run, nothing leaks or is left."""
+    name, uid = throwaway_user
+    data_dir = Path(tempfile.mkdtemp(prefix="fdsbx-data-"))
+    shutil.chown(data_dir, user=name)
+    data_dir.chmod(0o700)
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONPATH": f"{REPO}:{SITE}"}
+    runuser = shutil.which("runuser", path="/usr/sbin:/usr/bin:/sbin:/bin") or "runuser"
+    try:
+        proc = subprocess.run(
+            [runuser, "-u", name, "--", "/usr/bin/python3", "-m", "tests.sandbox.unprivileged_bot",
+             str(data_dir)],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(data_dir)
+    assert proc.returncode == 0, proc.stderr
+    facts = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert facts["ok"], facts["reason"]
+    assert facts["euid"] == uid
+    assert facts["uid_inside"] == str(uid)
+    assert 0 < facts["forks"] < 16
+    assert facts["leaked"] is False
+    assert facts["daemon_exit"] == 0
+    assert facts["loop_timed_out"] is True
+    assert processes_of_uid(uid) == []
+    assert os.geteuid() == 0
