@@ -1,0 +1,460 @@
+"""Admin commands: pairing, grants, roles, bans, autonomy, pending work, runs, audit, lockdown.
+
+Only reached for admins (the command stage refuses everyone else). Changes live
+in storage and take effect at once; each is audited with who made it. Pairing
+codes are compared as keyed hashes and never written anywhere; wrong codes lock
+out the admin account that tried them, never the users waiting to be paired.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import timedelta
+
+from bot.commands import Answer, Handler
+from bot.config import parse_duration
+from bot.pipeline import Request
+from bot.services import Services, address_of
+from bot.stages.identity import RULES
+from bot.types import Outcome
+from policy.autonomy import Autonomy
+from policy.pairing import hash_code, is_locked_out, normalize_code
+from policy.reasons import Reason
+
+__all__ = ["ADMIN"]
+
+_KEY = re.compile(r"^(console|slack|telegram):[^:\s]+:[^:\s]+$")
+
+
+def _usage(text: str) -> Answer:
+    return Answer(text=f"Usage: {text}", reason=Reason.BAD_ARGUMENTS, decision="deny")
+
+
+# --- pairing ---------------------------------------------------------------------------------
+
+
+async def _pair(s: Services, r: Request) -> Answer:
+    args = r.command_args
+    sub = args[0].lower() if args else ""
+    if sub == "list":
+        now = s.clock()
+        pending = [
+            p
+            for plat in ("console", "slack", "telegram")
+            for p in await s.db.pairings.pending_for_platform(plat, now)
+        ]
+        if not pending:
+            return Answer(text="No pairing requests are waiting.")
+        lines = [
+            f"#{p.id} {p.display_name} ({p.actor_key}), expires {p.expires_at:%H:%M} UTC"
+            for p in pending
+        ]
+        return Answer(text="Waiting pairing requests:\n" + "\n".join(lines))
+    if sub in ("approve", "reject") and len(args) >= 2:
+        return await _decide_pairing(s, r, approve=sub == "approve", code="".join(args[1:]))
+    if sub == "revoke" and len(args) == 2:
+        return await _unpair(s, r, args[1])
+    return _usage("/pair list | /pair approve CODE | /pair reject CODE | /pair revoke USER")
+
+
+async def _decide_pairing(s: Services, r: Request, *, approve: bool, code: str) -> Answer:
+    now = s.clock()
+    sender = r.actor_key
+    failures = await s.db.pairings.failures_since(sender, now - RULES.failure_window)
+    if is_locked_out(rules=RULES, now=now, failures_in_window=failures):
+        minutes = int(RULES.lockout / timedelta(minutes=1))
+        text = f"Too many wrong pairing codes from you; try again in {minutes} minutes."
+        return Answer(text=text, reason=Reason.PAIRING_LOCKED_OUT, decision="deny")
+    found = await s.db.pairings.find_pending_by_hash(hash_code(normalize_code(code), s.pepper), now)
+    if found is None:
+        await s.db.pairings.record_failure(sender, now)
+        text = "No waiting pairing request has that code (codes expire after an hour)."
+        return Answer(text=text, reason=Reason.PAIRING_CODE_INVALID, decision="deny")
+    status = "approved" if approve else "rejected"
+    if not await s.db.pairings.decide(found.id, status=status, by=sender, now=now):
+        return Answer(
+            text=f"Pairing request #{found.id} was already decided.", reason=Reason.ALREADY_DECIDED
+        )
+    await s.db.pairings.clear_failures(sender)
+    detail = {"pairing_id": found.id, "user": found.actor_key}
+    if approve:
+        platform, tenant, user_id = found.actor_key.split(":", 2)
+        await s.db.identities.upsert(
+            found.actor_key,
+            platform=platform,
+            tenant=tenant,
+            user_id=user_id,
+            display_name=found.display_name,
+            status="paired",
+            now=now,
+            by=sender,
+        )
+        tell = Outcome(
+            to=address_of(found.actor_key),
+            text="You are paired with the bot now. Send /help to start.",
+        )
+        return Answer(
+            text=f"Paired {found.display_name} ({found.actor_key}).",
+            reason=Reason.PAIRING_APPROVED,
+            also=(tell,),
+            detail=detail,
+        )
+    tell = Outcome(
+        to=address_of(found.actor_key), text="Your pairing request was rejected by an admin."
+    )
+    return Answer(
+        text=f"Rejected pairing request #{found.id} from {found.display_name}.",
+        reason=Reason.PAIRING_REJECTED,
+        also=(tell,),
+        detail=detail,
+    )
+
+
+async def _unpair(s: Services, r: Request, user: str) -> Answer:
+    if not _KEY.match(user):
+        return _usage("/pair revoke platform:tenant:user")
+    ident = await s.db.identities.get(user)
+    if ident is None or ident.status != "paired":
+        return Answer(text=f"{user} is not paired.", reason=Reason.UNKNOWN_USER)
+    await s.db.identities.delete(user)
+    return Answer(text=f"Unpaired {user}; they must pair again.", detail={"user": user})
+
+
+# --- access ----------------------------------------------------------------------------------
+
+
+def _target(text: str) -> tuple[str, str] | None:
+    if text.startswith("group:") and len(text) > 6:
+        return "group", text[6:]
+    if text.startswith("channel:") and _KEY.match(text[8:]):
+        return "channel", text[8:]
+    if text == "global":
+        return "global", "*"
+    if _KEY.match(text):
+        return "user", text
+    return None
+
+
+def _grant_args(s: Services, r: Request) -> tuple[str, str, str, float | None] | Answer:
+    args = list(r.command_args)
+    expires: float | None = None
+    if len(args) >= 4 and args[-2].lower() == "for":
+        try:
+            expires = parse_duration(args[-1])
+        except ValueError:
+            return _usage("/grant TARGET TOOL [for 2h]")
+        args = args[:-2]
+    if len(args) != 2:
+        return _usage(
+            f"/{r.command} TARGET TOOL [for 2h]  (TARGET: a user id, group:NAME, channel:ID or global)"
+        )
+    target = _target(args[0])
+    if target is None:
+        return _usage(
+            "TARGET is platform:tenant:user, group:NAME, channel:platform:tenant:channel or global"
+        )
+    tool = args[1]
+    if tool != "*" and s.tool(tool) is None:
+        return Answer(
+            text=f"There is no tool called {tool}.", reason=Reason.UNKNOWN_TOOL, decision="deny"
+        )
+    return target[0], target[1], tool, expires
+
+
+async def _grant(s: Services, r: Request) -> Answer:
+    parsed = _grant_args(s, r)
+    if isinstance(parsed, Answer):
+        return parsed
+    scope, subject, tool, seconds = parsed
+    now = s.clock()
+    await s.db.grants.revoke((scope, subject, tool), by=r.actor_key, now=now)
+    until = now + timedelta(seconds=seconds) if seconds else None
+    await s.db.grants.add(
+        scope=scope,
+        subject=subject,
+        tool=tool,
+        effect="allow",
+        by=r.actor_key,
+        now=now,
+        expires_at=until,
+    )
+    when = f" until {until:%Y-%m-%d %H:%M} UTC" if until else ""
+    return Answer(
+        text=f"Granted {tool} to {scope} {subject}{when}.",
+        detail={
+            "scope": scope,
+            "subject": subject,
+            "tool": tool,
+            "expires": until.isoformat() if until else None,
+        },
+    )
+
+
+async def _revoke(s: Services, r: Request) -> Answer:
+    parsed = _grant_args(s, r)
+    if isinstance(parsed, Answer):
+        return parsed
+    scope, subject, tool, _ = parsed
+    now = s.clock()
+    await s.db.grants.revoke((scope, subject, tool), by=r.actor_key, now=now)
+    await s.db.grants.add(
+        scope=scope, subject=subject, tool=tool, effect="deny", by=r.actor_key, now=now
+    )
+    return Answer(
+        text=f"Revoked {tool} from {scope} {subject}.",
+        detail={"scope": scope, "subject": subject, "tool": tool},
+    )
+
+
+async def _role(s: Services, r: Request) -> Answer:
+    args = r.command_args
+    if (
+        len(args) != 3
+        or args[0] not in ("add", "remove")
+        or args[1] not in ("admin", "approver")
+        or not _KEY.match(args[2])
+    ):
+        return _usage("/role add|remove admin|approver platform:tenant:user")
+    action, role, user = args
+    if action == "add":
+        await s.db.roles.add(user, role, by=r.actor_key, now=s.clock())
+    else:
+        if user in (s.config.roles.admins if role == "admin" else s.config.roles.approvers):
+            return Answer(
+                text=f"{user} is {role} in config.yaml; change it there.",
+                reason=Reason.BAD_ARGUMENTS,
+            )
+        await s.db.roles.remove(user, role)
+    return Answer(
+        text=f"{user}: {role} {'added' if action == 'add' else 'removed'}.",
+        detail={"user": user, "role": role, "action": action},
+    )
+
+
+async def _ban(s: Services, r: Request) -> Answer:
+    args = r.command_args
+    if len(args) != 1 or not _KEY.match(args[0]):
+        return _usage("/ban platform:tenant:user")
+    user = args[0]
+    if user in await s.admins():
+        return Answer(
+            text="Admins cannot be banned; remove the role first.",
+            reason=Reason.BAD_ARGUMENTS,
+            decision="deny",
+        )
+    platform, tenant, user_id = user.split(":", 2)
+    await s.db.identities.upsert(
+        user,
+        platform=platform,
+        tenant=tenant,
+        user_id=user_id,
+        display_name=user_id,
+        status="banned",
+        now=s.clock(),
+        by=r.actor_key,
+    )
+    s.state.banned_told.discard(user)
+    return Answer(text=f"Banned {user}.", detail={"user": user})
+
+
+async def _unban(s: Services, r: Request) -> Answer:
+    args = r.command_args
+    if len(args) != 1 or not _KEY.match(args[0]):
+        return _usage("/unban platform:tenant:user")
+    ident = await s.db.identities.get(args[0])
+    if ident is None or ident.status != "banned":
+        return Answer(text=f"{args[0]} is not banned.")
+    await s.db.identities.set_status(args[0], "paired", now=s.clock(), by=r.actor_key)
+    return Answer(text=f"Unbanned {args[0]}; they are paired again.", detail={"user": args[0]})
+
+
+async def _whois(s: Services, r: Request) -> Answer:
+    args = r.command_args
+    if len(args) != 1 or not _KEY.match(args[0]):
+        return _usage("/whois platform:tenant:user")
+    user = args[0]
+    ident = await s.db.identities.get(user)
+    roles = [
+        n
+        for n, members in (("admin", await s.admins()), ("approver", await s.approvers()))
+        if user in members
+    ]
+    status = ident.status if ident is not None else ("known by role" if roles else "unknown")
+    runs = await s.db.runs.for_user(user, 5)
+    text = f"{user}: {status}; roles: {', '.join(roles) or 'none'}; recent runs: {len(runs)}."
+    return Answer(text=text)
+
+
+# --- control ---------------------------------------------------------------------------------
+
+
+async def _autonomy(s: Services, r: Request) -> Answer:
+    args = r.command_args
+    levels = ("autonomous", "supervised", "approval")
+    if not args or args[0].lower() not in levels or len(args) > 2:
+        return _usage("/autonomy autonomous|supervised|approval [default|USER|channel:ID]")
+    level = args[0].lower()
+    scope = args[1] if len(args) == 2 else "default"
+    current = await s.autonomy_overrides()
+    current = {
+        "default": current.get("default"),
+        "users": dict(current.get("users", {})),
+        "channels": dict(current.get("channels", {})),
+    }
+    if scope == "default":
+        current["default"] = level
+    elif scope.startswith("channel:") and _KEY.match(scope[8:]):
+        current["channels"][scope[8:]] = level
+    elif _KEY.match(scope):
+        current["users"][scope] = level
+    else:
+        return _usage(
+            "/autonomy LEVEL [default|platform:tenant:user|channel:platform:tenant:channel]"
+        )
+    Autonomy.parse(level)
+    await s.db.settings.set("autonomy", current, by=r.actor_key, now=s.clock())
+    return Answer(
+        text=f"Autonomy for {scope} is now {level}.", detail={"scope": scope, "level": level}
+    )
+
+
+async def _pending(s: Services, r: Request) -> Answer:
+    waiting = await s.db.approvals.pending(s.clock())
+    if not waiting:
+        return Answer(text="No requests are waiting for approval.")
+    lines = [
+        f"{a.public_id} {a.tool} for {a.requester}, expires {a.expires_at:%H:%M} UTC"
+        + (" (admin only)" if a.admin_required else "")
+        for a in waiting
+    ]
+    return Answer(text="Waiting for approval:\n" + "\n".join(lines))
+
+
+async def _runs(s: Services, r: Request) -> Answer:
+    live = s.sandbox.live_runs()
+    if not live:
+        return Answer(text="No runs in flight.")
+    now = s.clock()
+    lines = [
+        f"{x.run_id} {x.tool} for {x.requested_by}, {(now - x.started_at).total_seconds():.0f} s"
+        for x in live
+    ]
+    return Answer(text="Runs in flight:\n" + "\n".join(lines))
+
+
+async def _kill(s: Services, r: Request) -> Answer:
+    if len(r.command_args) != 1:
+        return _usage("/kill RUN")
+    killed = await s.sandbox.kill(r.command_args[0])
+    if not killed:
+        return Answer(text="No such run in flight.", reason=Reason.BAD_ARGUMENTS)
+    return Answer(
+        text=f"Killed {r.command_args[0]}.",
+        reason=Reason.RUN_KILLED,
+        detail={"run_id": r.command_args[0]},
+    )
+
+
+async def _audit(s: Services, r: Request) -> Answer:
+    n = 10
+    actor: str | None = None
+    tool: str | None = None
+    for arg in r.command_args:
+        if arg.isdigit():
+            n = max(1, min(int(arg), 100))
+        elif _KEY.match(arg):
+            actor = arg
+        else:
+            tool = arg
+    rows = await s.db.audit.tail(n, actor=actor, tool=tool)
+    if not rows:
+        return Answer(text="The audit log has no matching rows.")
+    lines = [
+        f"#{row.seq} {row.ts:%H:%M:%S} {row.stage} {row.decision} {row.reason}"
+        + (f" {row.actor}" if row.actor else "")
+        + (f" tool={row.tool}" if row.tool else "")
+        for row in rows
+    ]
+    return Answer(text="\n".join(lines))
+
+
+async def _stats(s: Services, r: Request) -> Answer:
+    since = s.clock() - timedelta(days=1)
+    rows = [row for row in await s.db.audit.tail(5000) if row.ts >= since]
+    denials: Counter[str] = Counter(row.reason for row in rows if row.decision == "deny")
+    runs = sum(1 for row in rows if row.stage == "execute")
+    approvals = sum(
+        1 for row in rows if row.stage == "approval_gate" and row.reason == Reason.APPROVAL_REQUIRED
+    )
+    redactions: Counter[str] = Counter()
+    for row in rows:
+        if row.stage == "deliver":
+            redactions.update(row.detail.get("redactions", {}))
+    requests = len({row.event_id for row in rows if row.stage == "dedupe"})
+    top = ", ".join(f"{k} {v}" for k, v in denials.most_common(5)) or "none"
+    text = (
+        f"Last 24 h: {requests} events, {runs} runs, {approvals} approval requests, "
+        f"{sum(denials.values())} denials ({top}), {sum(redactions.values())} redactions."
+    )
+    return Answer(text=text)
+
+
+async def _lockdown(s: Services, r: Request) -> Answer:
+    now = s.clock()
+    reason = " ".join(r.command_args)[:200]
+    await s.db.settings.set(
+        "lockdown",
+        {"active": True, "by": r.actor_key, "at": now.isoformat()},
+        by=r.actor_key,
+        now=now,
+    )
+    cancelled = 0
+    for a in await s.db.approvals.pending():
+        if await s.db.approvals.decide(
+            a.id, to_status="cancelled", by=r.actor_key, now=now, reason="lockdown"
+        ):
+            cancelled += 1
+    killed = 0
+    for run in s.sandbox.live_runs():
+        if await s.sandbox.kill(run.run_id):
+            killed += 1
+    text = f"Lockdown on: only admins can use the bot. Cancelled {cancelled} pending approvals, killed {killed} runs."
+    note = (
+        f"{r.inbound.actor.label} locked the bot down"
+        + (f" ({reason})" if reason else "")
+        + f". {text}"
+    )
+    others = tuple(
+        Outcome(to=address_of(a), text=note) for a in sorted(await s.admins()) if a != r.actor_key
+    )
+    return Answer(
+        text=text,
+        reason=Reason.LOCKDOWN,
+        also=others,
+        detail={"cancelled": cancelled, "killed": killed},
+    )
+
+
+async def _unlock(s: Services, r: Request) -> Answer:
+    await s.db.settings.set("lockdown", {"active": False}, by=r.actor_key, now=s.clock())
+    return Answer(text="Lockdown off: everyone paired can use the bot again.")
+
+
+ADMIN: dict[str, Handler] = {
+    "pair": _pair,
+    "grant": _grant,
+    "revoke": _revoke,
+    "role": _role,
+    "ban": _ban,
+    "unban": _unban,
+    "whois": _whois,
+    "autonomy": _autonomy,
+    "pending": _pending,
+    "runs": _runs,
+    "kill": _kill,
+    "audit": _audit,
+    "stats": _stats,
+    "lockdown": _lockdown,
+    "unlock": _unlock,
+}

@@ -1,0 +1,321 @@
+"""The `frontdoor` command line.
+
+    frontdoor run [--config F]                       the bot (console chat when no platform token is set)
+    frontdoor check [--config F] [--strict]          validate the config and lint it for risky settings
+    frontdoor sandbox run [--timeout S] [--memory MB] [--json] -- CMD ARGS...
+    frontdoor sandbox selftest                       every isolation check, non-zero if one fails
+    frontdoor redact [--jsonl]                       stdin -> stdout, secrets and PII replaced
+    frontdoor scan                                   injection verdicts for JSON lines {"text": ...}
+    frontdoor policy explain --user ID --tool T [--channel C]
+    frontdoor audit verify | export [--jsonl] | tail [-n N]
+
+Every subcommand takes `--config F` (default `./config.yaml`). Exit status 2
+means the config is invalid or the command cannot start; the message says why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from bot.config import Config, load_config, parse_config
+from bot.errors import BotError, ConfigError
+
+__all__ = ["lint", "main"]
+
+log = logging.getLogger("frontdoor")
+
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="frontdoor", description="A security front door for chat-driven automation."
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", default="config.yaml", help="the config file (default: ./config.yaml)"
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", parents=[common], help="run the bot")
+    chk = sub.add_parser("check", parents=[common], help="validate and lint the config")
+    chk.add_argument("--strict", action="store_true", help="exit non-zero on warnings too")
+    sb = sub.add_parser("sandbox", help="the sandbox").add_subparsers(
+        dest="sandbox_command", required=True
+    )
+    sbr = sb.add_parser("run", parents=[common], help="run a command exactly as the bot would")
+    sbr.add_argument("--timeout", type=float, default=None, help="wall-time limit in seconds")
+    sbr.add_argument("--memory", type=int, default=None, help="address-space limit in MiB")
+    sbr.add_argument("--json", action="store_true", help="print the result as JSON")
+    sbr.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
+    sb.add_parser("selftest", parents=[common], help="run the isolation self-test")
+    red = sub.add_parser("redact", parents=[common], help="redact stdin to stdout")
+    red.add_argument(
+        "--jsonl", action="store_true", help='input lines are {"text": ...}; output has findings'
+    )
+    sub.add_parser("scan", parents=[common], help='injection verdicts for JSON lines {"text": ...}')
+    pol = sub.add_parser("policy", help="the permission policy").add_subparsers(
+        dest="policy_command", required=True
+    )
+    exp = pol.add_parser(
+        "explain", parents=[common], help="which rule allows or denies a user a tool"
+    )
+    exp.add_argument("--user", required=True)
+    exp.add_argument("--tool", required=True)
+    exp.add_argument("--channel", default=None)
+    aud = sub.add_parser("audit", help="the audit log").add_subparsers(
+        dest="audit_command", required=True
+    )
+    aud.add_parser("verify", parents=[common], help="check the hash chain")
+    ex = aud.add_parser("export", parents=[common], help="every row")
+    ex.add_argument("--jsonl", action="store_true", help="JSON lines (the only format)")
+    tail = aud.add_parser("tail", parents=[common], help="the last rows")
+    tail.add_argument("-n", type=int, default=20)
+    return p
+
+
+def _config(path: str, *, required: bool) -> Config:
+    """Load the config; the tools that work without one (redact, scan) fall back to the defaults."""
+    if not required and path == "config.yaml" and not Path(path).exists():
+        return parse_config({})
+    return load_config(path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `frontdoor` console script."""
+    args = _parser().parse_args(argv)
+    env = dict(os.environ)
+    try:
+        if args.command == "run":
+            return asyncio.run(_run(_config(args.config, required=True), env))
+        if args.command == "check":
+            return _check(args.config, strict=args.strict, env=env)
+        if args.command == "sandbox":
+            return asyncio.run(_sandbox(args, _config(args.config, required=False)))
+        if args.command == "redact":
+            return _redact(_config(args.config, required=False), jsonl=args.jsonl)
+        if args.command == "scan":
+            return _scan(_config(args.config, required=False))
+        if args.command == "policy":
+            return _explain(_config(args.config, required=True), args.user, args.tool, args.channel)
+        if args.command == "audit":
+            return asyncio.run(_audit(args, _config(args.config, required=True), env))
+    except ConfigError as e:
+        print(f"frontdoor: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    except BotError as e:
+        print(f"frontdoor: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    return EXIT_CONFIG
+
+
+# --- run -------------------------------------------------------------------------------------
+
+
+async def _run(
+    config: Config, env: Mapping[str, str], *, stdio: tuple[TextIO, TextIO] | None = None
+) -> int:
+    from bot import logs
+    from bot.app import App, build_redactor
+
+    logs.configure_logging(
+        build_redactor(config), level=config.logging.level, json=config.logging.json_format
+    )
+    app = App(config, env=env, console_io=stdio)
+    await app.start()
+    if app.redactor is not None:
+        logs.update_redactor(app.redactor)  # now it also knows every secret value the bot holds
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stopping.set)
+    waiter = asyncio.ensure_future(app.wait())
+    stopper = asyncio.ensure_future(stopping.wait())
+    await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    await app.stop()
+    return 0
+
+
+# --- check -----------------------------------------------------------------------------------
+
+
+def lint(config: Config, env: Mapping[str, str]) -> list[str]:
+    """Risky settings that are valid but probably not meant."""
+    warnings: list[str] = []
+    p = config.permissions
+    if "*" in p.global_.tools:
+        warnings.append('permissions.global.tools: "*" gives every paired user every tool')
+    risky = [t.name for t in config.tools if t.risk in ("high", "critical")]
+    critical = [t.name for t in config.tools if t.risk == "critical"]
+    levels = [
+        config.autonomy.default,
+        *config.autonomy.users.values(),
+        *config.autonomy.channels.values(),
+    ]
+    if critical and "autonomous" in levels:
+        warnings.append(
+            f"autonomy: 'autonomous' is set while critical tools exist ({', '.join(critical)}); "
+            "they still need an admin's approval, but check that this is meant"
+        )
+    if risky and not (config.roles.approvers or config.roles.admins):
+        warnings.append(
+            f"roles: no approvers or admins, so {', '.join(risky)} can never be approved"
+        )
+    if not config.roles.admins:
+        warnings.append("roles.admins: nobody can approve pairings or run admin commands")
+    if config.sandbox.allow_weak_isolation:
+        warnings.append(
+            "sandbox.allow_weak_isolation: runs may execute without filesystem, network or pid isolation"
+        )
+    if config.approvals.allow_self_approval:
+        warnings.append(
+            "approvals.allow_self_approval: requesters may approve their own (non-critical) requests"
+        )
+    for group, g in p.groups.items():
+        if "*" in g.tools and len(g.members) > 5:
+            warnings.append(f"permissions.groups.{group}: every tool for {len(g.members)} members")
+    for tool in config.tools:
+        for name in tool.secrets:
+            if not env.get(name):
+                warnings.append(
+                    f"tools ({tool.name}): secret {name} is not set in the environment; the tool will refuse to run"
+                )
+    db = config.db_path
+    for path in (db, db.with_suffix(".key")):
+        if path.exists() and path.stat().st_mode & 0o077:
+            warnings.append(f"{path}: readable by group or others; chmod 600 it")
+    return warnings
+
+
+def _check(path: str, *, strict: bool, env: Mapping[str, str]) -> int:
+    config = load_config(path)
+    warnings = lint(config, env)
+    print(f"{path}: valid ({len(config.tools)} tools)")
+    for w in warnings:
+        print(f"warning: {w}")
+    return 1 if strict and warnings else 0
+
+
+# --- sandbox ---------------------------------------------------------------------------------
+
+
+async def _sandbox(args: argparse.Namespace, config: Config) -> int:
+    from bot.app import build_sandbox
+    from sandbox.cli import run_command, selftest_command
+
+    sb = build_sandbox(config, protected=(str(config.db_path.parent), config.base_dir))
+    if args.sandbox_command == "selftest":
+        return await selftest_command(sb, out=sys.stdout)
+    cmd = list(args.cmd)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    return await run_command(
+        sb, cmd, timeout=args.timeout, memory_mb=args.memory, as_json=args.json, out=sys.stdout
+    )
+
+
+# --- redact and scan -------------------------------------------------------------------------
+
+
+def _text_of(line: str) -> str | None:
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    text = data.get("text") if isinstance(data, dict) else None
+    return text if isinstance(text, str) else None
+
+
+def _redact(config: Config, *, jsonl: bool) -> int:
+    from bot.app import build_redactor
+
+    redactor = build_redactor(config)
+    if not jsonl:
+        sys.stdout.write(redactor.redact_text(sys.stdin.read()))
+        return 0
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        text = _text_of(line)
+        if text is None:
+            print(json.dumps({"error": 'each line must be a JSON object with a string "text"'}))
+            continue
+        result = redactor.redact(text)
+        findings = [{"kind": f.kind, "start": f.start, "end": f.end} for f in result.findings]
+        print(json.dumps({"text": text, "redacted": result.text, "findings": findings}))
+    return 0
+
+
+def _scan(config: Config) -> int:
+    from bot.app import build_scanner
+
+    scanner = build_scanner(config)
+    actions = config.injection.actions
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        text = _text_of(line)
+        if text is None:
+            print(json.dumps({"error": 'each line must be a JSON object with a string "text"'}))
+            continue
+        v = scanner.scan(text)
+        level = v.level.name
+        action = actions.get(level.lower(), "block")  # type: ignore[call-overload]
+        print(json.dumps({"level": level, "checks": list(v.checks), "action": action}))
+    return 0
+
+
+# --- policy explain --------------------------------------------------------------------------
+
+
+def _explain(config: Config, user: str, tool: str, channel: str | None) -> int:
+    from bot.services import rules_from_config
+    from policy.permissions import explain
+
+    if config.tool(tool) is None:
+        print(f"note: {tool!r} is not a configured tool", file=sys.stderr)
+    lines = explain(rules_from_config(config), user=user, tool=tool, channel=channel)
+    print("\n".join(lines))
+    print("(runtime grants made with /grant are not included; see /whois in chat)")
+    return 0 if lines and lines[-1].startswith("decision: ALLOW") else 1
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+
+async def _audit(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:
+    from storage import Database, FieldCipher, load_or_create_key
+
+    path = config.db_path
+    if not path.exists():
+        print(f"frontdoor: {path}: no database yet (run the bot first)", file=sys.stderr)
+        return EXIT_CONFIG
+    key, _ = load_or_create_key(env, config.storage.data_key_env, path.with_suffix(".key"))
+    db = await Database.open(path, cipher=FieldCipher(key))
+    try:
+        if args.audit_command == "verify":
+            result = await db.audit.verify()
+            if result.ok:
+                print(f"audit log OK: {result.rows_checked} rows, chain intact")
+                return 0
+            print(f"audit log BROKEN at row {result.first_bad_seq}: {result.problem}")
+            return 1
+        if args.audit_command == "export":
+            await db.audit.export_jsonl(sys.stdout)
+            return 0
+        for row in await db.audit.tail(args.n):
+            print(row.to_json())
+        return 0
+    finally:
+        await db.close()

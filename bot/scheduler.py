@@ -1,0 +1,137 @@
+"""Scheduled jobs (APScheduler 3, in the bot's event loop): expiry, retention, the sandbox self-test.
+
+Each job is a plain coroutine method that takes `now`, so tests call it directly
+with the time they want; the scheduler only decides when to call it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.approvals import Parked, decided_card, edits_for
+from bot.services import Services
+from bot.types import Outcome
+from storage.audit import AuditEvent
+
+__all__ = ["Jobs"]
+
+log = logging.getLogger(__name__)
+
+
+class Jobs:
+    """The bot's periodic work."""
+
+    def __init__(self, services: Services) -> None:
+        self._s = services
+        self._scheduler: AsyncIOScheduler | None = None
+
+    def start(self) -> None:
+        """Schedule every job on the running event loop."""
+        s = self._s
+        sched = AsyncIOScheduler(timezone="UTC")
+        sched.add_job(
+            self._tick(self.expire_approvals), "interval", seconds=15, id="expire_approvals"
+        )
+        sched.add_job(self._tick(self.expire_other), "interval", seconds=60, id="expire_other")
+        sched.add_job(self._tick(self.retention), "interval", hours=6, id="retention")
+        sched.add_job(
+            self._tick(self.selftest),
+            "interval",
+            seconds=s.config.sandbox.selftest_interval,
+            id="sandbox_selftest",
+        )
+        sched.start()
+        self._scheduler = sched
+
+    def stop(self) -> None:
+        """Stop scheduling (running jobs finish on their own)."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+
+    def _tick(self, job: Callable[[datetime], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            try:
+                await job(self._s.clock())
+            except Exception:
+                log.exception("scheduled job %s failed", getattr(job, "__name__", "?"))
+
+        return run
+
+    async def _audit(
+        self, stage: str, reason: str, detail: dict[str, object], now: datetime
+    ) -> None:
+        await self._s.db.audit.append(
+            AuditEvent(
+                ts=now,
+                event_id=f"job:{stage}",
+                stage=stage,
+                decision="info",
+                reason=reason,
+                detail=detail,
+            )
+        )
+
+    async def expire_approvals(self, now: datetime) -> int:
+        """Deny requests nobody decided in time: tell the requester, close every copy of the card."""
+        s = self._s
+        expired = await s.db.approvals.expire_due(now)
+        for approval in expired:
+            parked = Parked.from_bytes(approval.payload)
+            card = decided_card(approval.public_id, parked, "expired", "")
+            outcomes = (
+                *edits_for(await s.db.approvals.card_refs(approval.id), card),
+                Outcome(
+                    to=parked.reply,
+                    text=f"Your request {approval.public_id} ({parked.tool}) expired without a decision; "
+                    "it was not run.",
+                ),
+            )
+            await s.outbox.deliver(outcomes, event_id=f"job:expire:{approval.public_id}")
+            await self._audit("expire", "approval_expired", {"approval": approval.public_id}, now)
+        return len(expired)
+
+    async def expire_other(self, now: datetime) -> None:
+        """Expire pairing codes and grants with an end time."""
+        s = self._s
+        codes = await s.db.pairings.expire(now)
+        grants = await s.db.grants.expire(now)
+        if codes or grants:
+            await self._audit("expire", "expired", {"pairings": codes, "grants": grants}, now)
+
+    async def retention(self, now: datetime) -> None:
+        """Purge audit rows and idempotency keys past their retention (the chain stays verifiable)."""
+        s = self._s
+        keys = await s.db.idempotency.purge(now - timedelta(days=1))
+        rows = await s.db.audit.purge_before(
+            now - timedelta(days=s.config.audit.retention_days), now=now
+        )
+        if keys or rows:
+            await self._audit(
+                "retention", "purged", {"idempotency_keys": keys, "audit_rows": rows}, now
+            )
+
+    async def selftest(self, now: datetime) -> bool:
+        """Re-run the sandbox self-test; execution is refused while it fails."""
+        s = self._s
+        was = s.sandbox.available
+        report = await s.sandbox.selftest()
+        if report.ok != was:
+            level = logging.INFO if report.ok else logging.ERROR
+            log.log(
+                level,
+                "sandbox self-test now %s: %s",
+                "passes" if report.ok else "fails",
+                report.reason or "ok",
+            )
+            await self._audit(
+                "selftest",
+                "ok" if report.ok else "sandbox_unavailable",
+                {"reason": report.reason},
+                now,
+            )
+        return report.ok

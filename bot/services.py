@@ -1,0 +1,150 @@
+"""What the stages and commands share: config, storage, sandbox, detectors, keys, runtime state.
+
+Built once by the composition root (`bot/app.py`) and handed to each stage's
+constructor. Runtime changes made by admins (roles, grants, autonomy, lockdown)
+live in storage and are read from there on every request, so they take effect
+at once; the config file supplies the defaults.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from bot.config import Config, ToolConfig
+from bot.types import Address
+from policy.autonomy import Autonomy, Risk, resolve_autonomy
+from policy.permissions import GrantEntry, GroupRule, Rules
+from policy.ratelimit import Bucket
+from policy.tools import ToolSpec
+
+if TYPE_CHECKING:
+    from bot.outbox import Outbox
+    from policy.injection import Scanner
+    from policy.redaction import Redactor
+    from sandbox import Sandbox
+    from storage import Database
+
+__all__ = ["RuntimeState", "Services", "address_of", "rules_from_config", "tool_spec"]
+
+
+@dataclass(slots=True)
+class RuntimeState:
+    """In-memory state of this process: rate buckets, live run counts, one-time notices."""
+
+    buckets: dict[str, Bucket] = field(default_factory=dict)
+    active: Counter[str] = field(default_factory=Counter)
+    banned_told: set[str] = field(default_factory=set)
+
+    @property
+    def active_total(self) -> int:
+        """Runs in flight over all users."""
+        return sum(self.active.values())
+
+
+def rules_from_config(config: Config) -> Rules:
+    """The static allowlists of the config file as policy rules."""
+    p = config.permissions
+    return Rules(
+        global_tools=frozenset(p.global_.tools),
+        groups={
+            g: GroupRule(members=frozenset(v.members), tools=frozenset(v.tools))
+            for g, v in p.groups.items()
+        },
+        channels={c: frozenset(v.tools) for c, v in p.channels.items()},
+        users={u: frozenset(v.tools) for u, v in p.users.items()},
+    )
+
+
+def tool_spec(tool: ToolConfig) -> ToolSpec:
+    """The policy's view of a configured tool (for argument validation and rendering)."""
+    return tool.spec()
+
+
+def address_of(user_key: str) -> Address:
+    """A direct message to the user with this `platform:tenant:user` key."""
+    platform, tenant, user_id = user_key.split(":", 2)
+    return Address(platform=platform, tenant=tenant, user_id=user_id)
+
+
+@dataclass(slots=True, kw_only=True)
+class Services:
+    """Dependencies of the stages, wired in `bot/app.py`."""
+
+    config: Config
+    env: Mapping[str, str]
+    db: Database
+    sandbox: Sandbox
+    scanner: Scanner
+    redactor: Redactor
+    outbox: Outbox
+    clock: Callable[[], datetime]
+    token_key: bytes
+    pepper: bytes
+    state: RuntimeState = field(default_factory=RuntimeState)
+    rules: Rules = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rules = rules_from_config(self.config)
+
+    # --- tools -----------------------------------------------------------------------------
+
+    def tool(self, name: str) -> ToolConfig | None:
+        """The configured tool called `name`."""
+        return self.config.tool(name)
+
+    def risk(self, tool: ToolConfig) -> Risk:
+        """The tool's risk level."""
+        return Risk.parse(tool.risk)
+
+    # --- roles -----------------------------------------------------------------------------
+
+    async def _runtime_roles(self) -> list[tuple[str, str]]:
+        return [(u, r) for u, r in await self.db.roles.list()]
+
+    async def admins(self) -> frozenset[str]:
+        """Admins: from config, plus those added at run time."""
+        extra = {u for u, r in await self._runtime_roles() if r == "admin"}
+        return frozenset(self.config.roles.admins) | extra
+
+    async def approvers(self) -> frozenset[str]:
+        """Approvers (admins approve too, but are listed separately by the policy)."""
+        extra = {u for u, r in await self._runtime_roles() if r == "approver"}
+        return frozenset(self.config.roles.approvers) | extra
+
+    # --- grants and autonomy ---------------------------------------------------------------
+
+    async def grants(self) -> list[GrantEntry]:
+        """Runtime grants and revokes that are in force now."""
+        now = self.clock()
+        return [
+            GrantEntry(scope=g.scope, subject=g.subject, tool=g.tool, effect=g.effect)  # type: ignore[arg-type]
+            for g in await self.db.grants.active(now)
+        ]
+
+    async def autonomy_overrides(self) -> dict[str, Any]:
+        """Autonomy levels set at run time: {"default": str?, "users": {...}, "channels": {...}}."""
+        value = await self.db.settings.get("autonomy")
+        return value if isinstance(value, dict) else {}
+
+    async def autonomy_for(self, user: str, channel: str) -> Autonomy:
+        """The autonomy level that applies to this user in this channel."""
+        a = self.config.autonomy
+        o = await self.autonomy_overrides()
+        default = Autonomy.parse(o.get("default") or a.default)
+        users = {**a.users, **o.get("users", {})}
+        channels = {**a.channels, **o.get("channels", {})}
+        u, c = users.get(user), channels.get(channel)
+        return resolve_autonomy(
+            default=default,
+            user_level=Autonomy.parse(u) if u else None,
+            channel_level=Autonomy.parse(c) if c else None,
+        )
+
+    async def lockdown(self) -> dict[str, Any] | None:
+        """The lockdown record when the bot is locked down, else None."""
+        value = await self.db.settings.get("lockdown")
+        return value if isinstance(value, dict) and value.get("active") else None

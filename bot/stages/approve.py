@@ -1,0 +1,152 @@
+"""The button path: a tap on an approval card resumes (or ends) a parked request, exactly once.
+
+`ResolveToken` maps the button's opaque token to its approval (storage keeps only
+keyed hashes, so a forged or replayed token matches nothing). `Decide` checks the
+presser server-side (an allowed approver, not the requester unless configured, an
+admin for critical tools), then makes the one state transition that can win;
+every copy of the card is edited to show the decision and who made it. An approved
+request continues to the execute stage with the stored request, not with anything
+the button carried.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from bot.approvals import Parked, decided_card, edits_for, ref_json
+from bot.pipeline import Continue, Request, Stop, reply
+from bot.services import Services
+from bot.types import Outcome
+from policy.approvals import (
+    ApprovalStatus,
+    Decision,
+    check_approver,
+    is_token_shaped,
+    token_hash,
+    transition,
+)
+from policy.reasons import Reason
+
+__all__ = ["Decide", "ResolveToken"]
+
+_INVALID = "This button is not valid any more (it may have been used, or the request is gone)."
+
+_REFUSALS = {
+    Reason.NOT_AN_APPROVER: "You are not an approver for this request, so nothing changed.",
+    Reason.SELF_APPROVAL: "You cannot approve your own request, so nothing changed.",
+    Reason.ADMIN_APPROVER_REQUIRED: "This request needs an admin's approval, so nothing changed.",
+}
+
+
+class ResolveToken:
+    """Finds the approval a button token belongs to."""
+
+    name = "resolve_token"
+    side_effects = False
+
+    def __init__(self, services: Services) -> None:
+        self._s = services
+
+    async def __call__(self, request: Request) -> Continue | Stop:
+        """Continue with the approval and the button's decision, or refuse an unknown token."""
+        token = request.inbound.token
+        if not is_token_shaped(token):
+            return Stop(reason=Reason.TOKEN_INVALID, outcomes=(reply(request, _INVALID),))
+        found = await self._s.db.approvals.find_by_token_hash(token_hash(token, self._s.token_key))
+        if found is None:
+            return Stop(reason=Reason.TOKEN_INVALID, outcomes=(reply(request, _INVALID),))
+        approval, action = found
+        resolved = dataclasses.replace(
+            request,
+            approval_id=str(approval.id),
+            approval_public_id=approval.public_id,
+            command=action,
+            tool=approval.tool,
+        )
+        return Continue(request=resolved, detail={"approval": approval.public_id, "action": action})
+
+
+class Decide:
+    """Checks the presser and makes the single winning transition."""
+
+    name = "decide"
+    side_effects = True
+
+    def __init__(self, services: Services) -> None:
+        self._s = services
+
+    async def __call__(self, request: Request) -> Continue | Stop:
+        """Continue to execution when approved; otherwise stop with the card updated."""
+        s = self._s
+        approval = await s.db.approvals.get(int(request.approval_id))
+        if approval is None:
+            return Stop(reason=Reason.TOKEN_INVALID, outcomes=(reply(request, _INVALID),))
+        decision = Decision(request.command)
+        presser = request.actor_key
+        verdict = check_approver(
+            presser=presser,
+            requester=approval.requester,
+            approvers=await s.approvers(),
+            admins=await s.admins(),
+            admin_required=approval.admin_required,
+            allow_self_approval=s.config.approvals.allow_self_approval,
+            decision=decision,
+        )
+        detail = {"approval": approval.public_id, "action": decision.value}
+        if verdict is not Reason.OK:
+            text = _REFUSALS.get(verdict, "You cannot decide this request, so nothing changed.")
+            return Stop(reason=verdict, outcomes=(reply(request, text),), detail=detail)
+        parked = Parked.from_bytes(approval.payload)
+        if parked.request_hash() != approval.request_hash:
+            return Stop(
+                reason=Reason.INTERNAL_ERROR,
+                outcomes=(
+                    reply(request, "This request failed an integrity check and will not run."),
+                ),
+                detail={**detail, "error": "request_hash_mismatch"},
+            )
+        now = s.clock()
+        status = ApprovalStatus(approval.status)
+        new_status, why = transition(status, decision, now=now, expires_at=approval.expires_at)
+        won = new_status is not status and await s.db.approvals.decide(
+            approval.id, to_status=new_status.value, by=presser, now=now, reason=str(why)
+        )
+        if not won:
+            fresh = await s.db.approvals.get(approval.id)
+            state = fresh.status if fresh is not None else "gone"
+            who = f" by {fresh.decided_by}" if fresh is not None and fresh.decided_by else ""
+            text = (
+                f"Request {approval.public_id} was already decided ({state}{who}); nothing changed."
+            )
+            return Stop(
+                reason=Reason.ALREADY_DECIDED, outcomes=(reply(request, text),), detail=detail
+            )
+        label = request.inbound.actor.label
+        refs = await s.db.approvals.card_refs(approval.id)
+        pressed = request.inbound.message
+        if pressed is not None and ref_json(pressed) not in refs:
+            refs = [*refs, ref_json(pressed)]
+        edits = edits_for(refs, decided_card(approval.public_id, parked, new_status.value, label))
+        if new_status is not ApprovalStatus.APPROVED:
+            words = {
+                ApprovalStatus.DENIED: f"was denied by {label}",
+                ApprovalStatus.EXPIRED: "expired before it was approved",
+            }.get(new_status, "was closed")
+            notice = Outcome(
+                to=parked.reply,
+                text=f"Your request {approval.public_id} ({parked.tool}) {words}; it was not run.",
+            )
+            return Stop(reason=why, decision="info", outcomes=(*edits, notice), detail=detail)
+        started = Outcome(
+            to=parked.reply,
+            text=f"Request {approval.public_id} ({parked.tool}) was approved by {label}; running it now.",
+        )
+        resumed = dataclasses.replace(
+            request,
+            tool=parked.tool,
+            args=parked.args,
+            argv=parked.argv,
+            requester=parked.requester,
+            reply_to=parked.reply,
+        )
+        return Continue(request=resumed, reason=why, detail=detail, outcomes=(*edits, started))
