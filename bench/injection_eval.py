@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from policy.injection import Scanner, ThreatLevel  # noqa: E402
+from policy.injection import Scanner, ThreatLevel
 
 DATA = Path(__file__).resolve().parent / "data" / "injection"
 

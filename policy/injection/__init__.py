@@ -24,8 +24,8 @@ from policy.injection.verdict import (
 
 __all__ = [
     "Action",
-    "ScannerConfig",
     "Scanner",
+    "ScannerConfig",
     "ThreatLevel",
     "Verdict",
     "default_actions",

@@ -34,16 +34,50 @@ _HEXSEP = re.compile(r"[ :,\-]")
 
 _MORSE_TABLE = dict(
     zip(
-        (
-            ".- -... -.-. -.. . ..-. --. .... .. .--- -.- .-.. -- -. --- .--. --.- .-. ... - "
-            "..- ...- .-- -..- -.-- --.. ----- .---- ..--- ...-- ....- ..... -.... --... ---.. "
-            "----."
-        ).split(),
+        [
+            ".-",
+            "-...",
+            "-.-.",
+            "-..",
+            ".",
+            "..-.",
+            "--.",
+            "....",
+            "..",
+            ".---",
+            "-.-",
+            ".-..",
+            "--",
+            "-.",
+            "---",
+            ".--.",
+            "--.-",
+            ".-.",
+            "...",
+            "-",
+            "..-",
+            "...-",
+            ".--",
+            "-..-",
+            "-.--",
+            "--..",
+            "-----",
+            ".----",
+            "..---",
+            "...--",
+            "....-",
+            ".....",
+            "-....",
+            "--...",
+            "---..",
+            "----.",
+        ],
         "abcdefghijklmnopqrstuvwxyz0123456789",
         strict=True,
     )
 )
 MAX_SEGMENTS = 16
+LONG = 2048
 
 
 def readable(data: bytes) -> str | None:
@@ -147,14 +181,27 @@ def _escapes(m: re.Match[str]) -> str:
     return chr(int(m.group()[2:], 16))
 
 
+def _only(text: str, regex: re.Pattern[str]) -> str:
+    """Return the lines of a long text with at least three escapes of one kind."""
+    if len(text) <= LONG:
+        return text
+    return "\n".join(line for line in text.split("\n") if len(regex.findall(line)) >= 3)
+
+
 def _whole(text: str) -> list[tuple[str, str]]:
-    """Return (kind, decoded) for whole-text escapes: percent, quoted-printable, entities."""
+    """Return (kind, decoded) for whole-text escapes: percent, quoted-printable, entities.
+
+    A long text is decoded only on its lines that carry such escapes.
+    """
     found: list[tuple[str, str]] = []
     if "%" in text and len(_PCT.findall(text)) >= 3:
-        dec = urllib.parse.unquote(text.replace("+", " "))
+        part = _only(text, _PCT)
+        dec = urllib.parse.unquote(part.replace("+", " "))
+        text = part
         if dec != text and "\ufffd" not in dec and all(c.isprintable() or c in "\n\t" for c in dec):
             found.append(("url", dec))
     if "=" in text and len(_QP.findall(text)) >= 3:
+        text = _only(text, _QP)
         try:
             raw = quopri.decodestring(text.encode("utf-8", "replace"))
             dec = raw.decode("utf-8")
@@ -163,10 +210,12 @@ def _whole(text: str) -> list[tuple[str, str]]:
         if dec and dec != text:
             found.append(("quoted-printable", dec))
     if "&" in text and len(_ENT.findall(text)) >= 3:
+        text = _only(text, _ENT)
         dec = html.unescape(text)
         if dec != text:
             found.append(("html", dec))
     if "\\" in text and len(_ESC.findall(text)) >= 3:
+        text = _only(text, _ESC)
         found.append(("escape", _ESC.sub(_escapes, text)))
     return found
 

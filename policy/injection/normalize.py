@@ -26,15 +26,27 @@ _MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20
 
 # Look-alikes folded to Latin (after lower-casing): Cyrillic, Greek, Turkish dotless i.
 _HOMOGLYPHS = str.maketrans(
-    "аеорсхуікјѕԁԛԝһӏвмнтьɡαεορτυνικχϲϳ",
-    "aeopcxyikjsdqwhlbmhtbgaeoptuvikxcj",
+    "аеорсхуікјѕԁԛԝһӏвмнтьɡαεορτυνικχϲϳı",
+    "aeopcxyikjsdqwhlbmhtbgaeoptuvikxcji",
 )
-_HOMOGLYPHS[ord("ı")] = "i"
 _NON_LATIN = re.compile("[\u0370-\u03ff\u0400-\u04ff\u0131]")
 _MIXED = re.compile(r"\b(?=\w*[a-z])(?=\w*[\u0370-\u03ff\u0400-\u04ff])\w+")
 
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a",
-                       "$": "s", "!": "i", "|": "l", "8": "b"})
+_LEET = str.maketrans(
+    {
+        "0": "o",
+        "1": "i",
+        "3": "e",
+        "4": "a",
+        "5": "s",
+        "7": "t",
+        "@": "a",
+        "$": "s",
+        "!": "i",
+        "|": "l",
+        "8": "b",
+    }
+)
 _LEET_HINT = re.compile(r"[a-z][0134578@$!|][a-z0134578@$!|]*[a-z]|[0134578@$][a-z]{2}")
 _WORD = re.compile(r"\w+")
 # A run of at least four single characters, each followed by a separator.
@@ -104,15 +116,39 @@ def _join_spaced(m: re.Match[str]) -> str:
     return re.sub(r"[ ._*\-]", "", run).replace("\x00", " ")
 
 
+LONG = 2048
+
+
+def suspect_lines(text: str, regex: re.Pattern[str]) -> str:
+    """Return the lines of text on which regex matches, joined; the text itself if short."""
+    if len(text) <= LONG:
+        return text
+    return "\n".join(line for line in text.split("\n") if regex.search(line))
+
+
 def variants(text: str, sig: Signals) -> list[tuple[str, str]]:
-    """Return (trick, text) readings of a canonical text that undo the tricks it shows."""
+    """Return (trick, text) readings of a canonical text that undo the tricks it shows.
+
+    A long text is read again only on the lines that show the trick, so the cost of a
+    reading stays proportional to what looks suspicious.
+    """
     out: list[tuple[str, str]] = []
+    if len(text) > LONG:
+        if sig.non_latin:
+            sig.non_latin = sig.mixed_script > 0
+            text_h = suspect_lines(text, _MIXED)
+        if sig.leet:
+            text_l = suspect_lines(text, _LEET_HINT)
+        if sig.spaced:
+            text_s = suspect_lines(text, _SPACED)
+    else:
+        text_h = text_l = text_s = text
     if sig.non_latin:
-        out.append(("homoglyph", text.translate(_HOMOGLYPHS)))
+        out.append(("homoglyph", text_h.translate(_HOMOGLYPHS)))
     if sig.leet:
-        base = out[-1][1] if out else text
-        out.append(("leetspeak", base.translate(_LEET)))
+        out.append(("leetspeak", text_l.translate(_HOMOGLYPHS).translate(_LEET)))
     if sig.spaced:
+        text = text_s
         joined = _SPACED.sub(_join_spaced, text)
         out.append(("spacing", joined))
         dense = _SINGLE.sub("", _WIDE.sub("\x00", text)).replace("\x00", " ")

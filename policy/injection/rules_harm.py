@@ -41,43 +41,78 @@ FINANCIAL = rule_table(
     "financial",
     [
         (2, MV, MONEY_VERB + r"[^.\n]{0,50}?" + AMOUNT),
-        (2, MV, MONEY_VERB + r"[^.\n]{0,40}?\b(?:btc|bitcoin|eth|ether|usdt|usdc|crypto|"
-         r"tokens|coins|funds|payroll|treasury|wallet|the money|all (?:the )?money)\b"),
-        (1, "chang updat repla modif switc new use neue nouv nuev nuov nova nieu nowe нов "
-         "ände ande", r"\b(?:change|update|replace|modify|switch|new|use|neue|nouvelles?|"
-         r"nuevos?|nuevas?|nuovi|nuove|novos?|novas?|nieuwe|nowe|новые|ändere|andere)\b"
-         r"[^.\n]{0,30}?" + PAYEE),
-        (2, "iban accou accou bc1 0x wallet", r"\b[a-z]{2}\d{2}(?: ?[a-z0-9]{4}){3,7}\b|"
-         r"\b(?:bc1|tb1)[a-z0-9]{25,60}\b|\b0x[0-9a-f]{40}\b|\b(?:account|acct|konto|cuenta|"
-         r"compte|conto|conta|rekening|konta|счет)\b[^.\n]{0,20}\b\d{6,}"),
-        (2, "do don't dont keep confi secre betwe tell discr priva", r"\b(?:do not|don't|"
-         r"dont|never) (?:tell|inform|notify|cc|loop in|mention|involve)\b[^.\n]{0,20}\b"
-         r"(?:anyone|anybody|finance|accounting|the team|others|my assistant|compliance|"
-         r"security|nobody)|\b(?:keep (?:this|it) (?:between us|confidential|quiet|secret)|"
-         r"strictly confidential|top secret|discreetly)\b"),
-        (1, "ceo cfo presi owner boss direc chef", r"\b(?:the |our |your |as the |i am the |"
-         r"i'm the )?(?:ceo|cfo|president|owner|boss|managing director|director|chef|"
-         r"geschaftsfuhrer|pdg|jefe|direttore|prezes|директор)\b[^.\n]{0,30}\b(?:approved|"
-         r"authori[sz]ed|asked|wants|needs|requested|ordered|genehmigt|autorise|aprobado|"
-         r"approvato|zatwierdzil|одобрил)\b|\bas (?:the |your )?(?:ceo|cfo)\b"),
-        (2, "gift", r"\bgift ?cards?\b[^.\n]{0,40}\b(?:buy|purchase|codes?|send|scratch)\b|"
-         r"\b(?:buy|purchase)\b[^.\n]{0,30}\bgift ?cards?\b"),
-        (4, "bank iban accou walle payou", PAYEE + r"\b[^.\n]{0,25}\b(?:to|:|is now|are now|"
-         r"has changed to|changed to|auf|vers|a|naar|na|на)\s*(?:iban\s*)?(?:[a-z]{2}\d{2}"
-         r"[ a-z0-9]{10,30}|0x[0-9a-f]{40}|(?:bc1|tb1)[a-z0-9]{25,60}|\d{6,})"),
-        (1, "urgen immed today asap right sofo urgen immé imme inmed subit pilni срочн",
-         r"\b(?:urgent(?:ly)?|immediately|today|asap|right away|sofort|dringend|urgente?|"
-         r"immediatement|inmediatamente|subito|imediatamente|pilnie|natychmiast|срочно)\b"),
+        (
+            2,
+            MV,
+            MONEY_VERB + r"[^.\n]{0,40}?\b(?:btc|bitcoin|eth|ether|usdt|usdc|crypto|"
+            r"tokens|coins|funds|payroll|treasury|wallet|the money|all (?:the )?money)\b",
+        ),
+        (
+            1,
+            "chang updat repla modif switc new use neue nouv nuev nuov nova nieu nowe нов "
+            "ände ande",
+            r"\b(?:change|update|replace|modify|switch|new|use|neue|nouvelles?|"
+            r"nuevos?|nuevas?|nuovi|nuove|novos?|novas?|nieuwe|nowe|новые|ändere|andere)\b"
+            r"[^.\n]{0,30}?" + PAYEE,
+        ),
+        (
+            2,
+            "iban accou accou bc1 0x wallet",
+            r"\b[a-z]{2}\d{2}(?: ?[a-z0-9]{4}){3,7}\b|"
+            r"\b(?:bc1|tb1)[a-z0-9]{25,60}\b|\b0x[0-9a-f]{40}\b|\b(?:account|acct|konto|cuenta|"
+            r"compte|conto|conta|rekening|konta|счет)\b[^.\n]{0,20}\b\d{6,}",
+        ),
+        (
+            2,
+            "do don't dont keep confi secre betwe tell discr priva",
+            r"\b(?:do not|don't|"
+            r"dont|never) (?:tell|inform|notify|cc|loop in|mention|involve)\b[^.\n]{0,20}\b"
+            r"(?:anyone|anybody|finance|accounting|the team|others|my assistant|compliance|"
+            r"security|nobody)|\b(?:keep (?:this|it) (?:between us|confidential|quiet|secret)|"
+            r"strictly confidential|top secret|discreetly)\b",
+        ),
+        (
+            1,
+            "ceo cfo presi owner boss direc chef",
+            r"\b(?:the |our |your |as the |i am the |"
+            r"i'm the )?(?:ceo|cfo|president|owner|boss|managing director|director|chef|"
+            r"geschaftsfuhrer|pdg|jefe|direttore|prezes|директор)\b[^.\n]{0,30}\b(?:approved|"
+            r"authori[sz]ed|asked|wants|needs|requested|ordered|genehmigt|autorise|aprobado|"
+            r"approvato|zatwierdzil|одобрил)\b|\bas (?:the |your )?(?:ceo|cfo)\b",
+        ),
+        (
+            2,
+            "gift",
+            r"\bgift ?cards?\b[^.\n]{0,40}\b(?:buy|purchase|codes?|send|scratch)\b|"
+            r"\b(?:buy|purchase)\b[^.\n]{0,30}\bgift ?cards?\b",
+        ),
+        (
+            4,
+            "bank iban accou walle payou",
+            PAYEE + r"\b[^.\n]{0,25}\b(?:to|:|is now|are now|"
+            r"has changed to|changed to|auf|vers|a|naar|na|на)\s*(?:iban\s*)?(?:[a-z]{2}\d{2}"
+            r"[ a-z0-9]{10,30}|0x[0-9a-f]{40}|(?:bc1|tb1)[a-z0-9]{25,60}|\d{6,})",
+        ),
+        (
+            1,
+            "urgen immed today asap right sofo urgen immé imme inmed subit pilni срочн",
+            r"\b(?:urgent(?:ly)?|immediately|today|asap|right away|sofort|dringend|urgente?|"
+            r"immediatement|inmediatamente|subito|imediatamente|pilnie|natychmiast|срочно)\b",
+        ),
     ],
 )
 
 DESTRUCTIVE = rule_table(
     "destructive",
     [
-        (7, "rm", r"\brm\s+(?:-[a-z]*r[a-z]*f[a-z]*|-[a-z]*f[a-z]*r[a-z]*|-r\s+-f|-f\s+-r|"
-         r"--recursive\s+--force|--force\s+--recursive)\s+(?:--no-preserve-root\s+)?"
-         r"(?:/\*?|~/?\*?|\*|/(?:etc|usr|var|home|boot|bin|lib|root)/?\*?|\$home/?\*?)"
-         r"(?:\s|$|[;&|`'\")])"),
+        (
+            7,
+            "rm",
+            r"\brm\s+(?:-[a-z]*r[a-z]*f[a-z]*|-[a-z]*f[a-z]*r[a-z]*|-r\s+-f|-f\s+-r|"
+            r"--recursive\s+--force|--force\s+--recursive)\s+(?:--no-preserve-root\s+)?"
+            r"(?:/\*?|~/?\*?|\*|/(?:etc|usr|var|home|boot|bin|lib|root)/?\*?|\$home/?\*?)"
+            r"(?:\s|$|[;&|`'\")])",
+        ),
         (7, "no", r"--no-preserve-root"),
         (4, "drop", r"\bdrop\s+(?:database|schema)\b"),
         (2, "drop trunc", r"\b(?:drop\s+table|truncate\s+table)\b"),
@@ -87,23 +122,43 @@ DESTRUCTIVE = rule_table(
         (7, "=:|:", r":\(\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;\s*:"),
         (7, "=/dev/sd =/dev/nvme", r">\s*/dev/(?:sd[a-z]|nvme\d)"),
         (4, "chmod chown", r"\b(?:chmod|chown)\s+-r\s+\S+\s+/(?:\s|$)"),
-        (2, "disab turn stop kill deact remov unins bypa shut pause", r"\b(?:disable|turn off|"
-         r"stop|kill|deactivate|remove|uninstall|bypass|shut down|pause|switch off)\b"
-         r"[^.\n]{0,25}\b(?:audit(?:d| log(?:ging|s)?| trail)?|security (?:monitoring|"
-         r"alerts|agent|scanner|checks)|antivirus|anti-virus|edr|firewall|selinux|apparmor|"
-         r"2fa|mfa|intrusion detection|defender|siem|logging)\b"),
-        (2, "delet wipe erase destr purge shred remov", r"\b(?:delete|wipe|erase|destroy|"
-         r"purge|shred|remove)\b[^.\n]{0,20}\b(?:all |every |the )*(?:backups?|snapshots|"
-         r"audit logs?|audit trail)\b"),
-        (4, "clear wipe delet erase remov cover", r"\b(?:clear|wipe|delete|erase|remove|"
-         r"cover)\b[^.\n]{0,25}\b(?:logs|history|traces|tracks|evidence)\b[^.\n]{0,30}\b"
-         r"(?:so (?:that )?(?:nobody|no one|they|it)|to hide|without a trace|before anyone)"),
-        (2, "wipe forma erase destr nuke", r"\b(?:wipe|format|erase|destroy|nuke)\b"
-         r"[^.\n]{0,20}\b(?:all |every |the )*(?:servers|disks|drives|machines|databases?|"
-         r"filesystems?|hard drives?|production|prod|cluster|data)\b"),
-        (2, "delet destr remov", r"\b(?:delete|destroy|remove)\b (?:all|every|the entire|"
-         r"everything in)\b[^.\n]{0,15}\b(?:data|files|repositories|repos|users|accounts|"
-         r"records|tables|buckets|volumes)\b"),
+        (
+            2,
+            "disab turn stop kill deact remov unins bypa shut pause",
+            r"\b(?:disable|turn off|"
+            r"stop|kill|deactivate|remove|uninstall|bypass|shut down|pause|switch off)\b"
+            r"[^.\n]{0,25}\b(?:audit(?:d| log(?:ging|s)?| trail)?|security (?:monitoring|"
+            r"alerts|agent|scanner|checks)|antivirus|anti-virus|edr|firewall|selinux|apparmor|"
+            r"2fa|mfa|intrusion detection|defender|siem|logging)\b",
+        ),
+        (
+            2,
+            "delet wipe erase destr purge shred remov",
+            r"\b(?:delete|wipe|erase|destroy|"
+            r"purge|shred|remove)\b[^.\n]{0,20}\b(?:all |every |the )*(?:backups?|snapshots|"
+            r"audit logs?|audit trail)\b",
+        ),
+        (
+            4,
+            "clear wipe delet erase remov cover",
+            r"\b(?:clear|wipe|delete|erase|remove|"
+            r"cover)\b[^.\n]{0,25}\b(?:logs|history|traces|tracks|evidence)\b[^.\n]{0,30}\b"
+            r"(?:so (?:that )?(?:nobody|no one|they|it)|to hide|without a trace|before anyone)",
+        ),
+        (
+            2,
+            "wipe forma erase destr nuke",
+            r"\b(?:wipe|format|erase|destroy|nuke)\b"
+            r"[^.\n]{0,20}\b(?:all |every |the )*(?:servers|disks|drives|machines|databases?|"
+            r"filesystems?|hard drives?|production|prod|cluster|data)\b",
+        ),
+        (
+            2,
+            "delet destr remov",
+            r"\b(?:delete|destroy|remove)\b (?:all|every|the entire|"
+            r"everything in)\b[^.\n]{0,15}\b(?:data|files|repositories|repos|users|accounts|"
+            r"records|tables|buckets|volumes)\b",
+        ),
         (2, "forma", r"\bformat\s+[a-z]:"),
         (2, "shred", r"\bshred\s+(?:-\w+\s+)*/"),
     ],
@@ -117,12 +172,21 @@ SECRETS = (
 EXFILTRATION = rule_table(
     "exfiltration",
     [
-        (2, "exfil send uploa post leak forwa email mail paste copy", r"\b(?:exfiltrate|send|"
-         r"upload|post|leak|forward|e-?mail|paste|copy)\b[^.\n]{0,40}?\b" + SECRETS
-         + r"[^.\n]{0,40}\b(?:to|into|at)\b\s*(?:https?://|my |this |an? |the following |\S+@)"),
+        (
+            2,
+            "exfil send uploa post leak forwa email mail paste copy",
+            r"\b(?:exfiltrate|send|"
+            r"upload|post|leak|forward|e-?mail|paste|copy)\b[^.\n]{0,40}?\b"
+            + SECRETS
+            + r"[^.\n]{0,40}\b(?:to|into|at)\b\s*(?:https?://|my |this |an? |the following |\S+@)",
+        ),
         (2, "url appen", r"\b(?:url[- ]?encode|append)\b[^.\n]{0,50}(?:https?://|to the url)"),
-        (2, "=![", r"!\[[^\]\n]{0,40}\]\(https?://[^)\s]{0,100}(?:\?|&)[a-z_]{1,20}=[^)\s]{0,20}"
-         r"(?:\{|\[|%7b)"),
+        (
+            2,
+            "=![",
+            r"!\[[^\]\n]{0,40}\]\(https?://[^)\s]{0,100}(?:\?|&)[a-z_]{1,20}=[^)\s]{0,20}"
+            r"(?:\{|\[|%7b)",
+        ),
         (2, "cat", r"\bcat\s+(?:/etc/shadow|~/\.ssh/id_|/root/\.ssh)"),
         (2, "curl wget", r"\b(?:curl|wget)\b[^\n]{0,80}\|\s*(?:ba|z|da)?sh\b"),
         (2, "rever nc bash", r"\b(?:reverse shell|nc\s+-e\s|bash\s+-i\s*>&\s*/dev/tcp/)"),
@@ -132,11 +196,19 @@ EXFILTRATION = rule_table(
 OBFUSCATION = rule_table(
     "obfuscation",
     [
-        (2, "decod trans conve inter read", r"\b(?:decode|translate|convert|interpret|read)\b"
-         r"[^.\n]{0,40}\b(?:and|then)\b[^.\n]{0,20}\b(?:follow|execute|run|do|obey|perform|"
-         r"carry out|act on|comply)\b"),
-        (1, "base6 base3 rot13 rot hex morse binar rever backw caesa cipher", r"\b(?:base64|"
-         r"base32|rot-?13|hexadecimal|morse|binary code|reversed|backwards|caesar|cipher|"
-         r"leetspeak)\b"),
+        (
+            2,
+            "decod trans conve inter read",
+            r"\b(?:decode|translate|convert|interpret|read)\b"
+            r"[^.\n]{0,40}\b(?:and|then)\b[^.\n]{0,20}\b(?:follow|execute|run|do|obey|perform|"
+            r"carry out|act on|comply)\b",
+        ),
+        (
+            1,
+            "base6 base3 rot13 rot hex morse binar rever backw caesa cipher",
+            r"\b(?:base64|"
+            r"base32|rot-?13|hexadecimal|morse|binary code|reversed|backwards|caesar|cipher|"
+            r"leetspeak)\b",
+        ),
     ],
 )

@@ -90,18 +90,38 @@ INTL_OVERRIDE = rule_table(
     "override",
     [(4, VERB_ANCHORS[lang], v + G + q + H + n) for lang, (v, q, n) in LANG.items()]
     + [
-        (4, "ab von", r"\b(?:ab (?:jetzt|sofort)|von nun an)\b[^.\n]{0,40}\b(?:gehorchst|"
-         r"befolgst|folgst) (?:du )?(?:nur|ausschlie\w*)"),
-        (4, "dese desor a parti", r"\b(?:desormais|a partir de maintenant)\b[^.\n]{0,40}"
-         r"\b(?:tu (?:obeis|dois obeir|suis)|obeis)\b"),
-        (2, "neue nouv nuev nuov nova nieu nowe нов", r"\b(?:neue anweisungen|nouvelles "
-         r"(?:instructions|consignes)|nuevas instrucciones|nuove istruzioni|novas instrucoes|"
-         r"nieuwe instructies|nowe instrukcje|новые инструкции)\s*:"),
-        (4, "onceki tum butun talimat kurallar", r"\b(?:onceki|tum|butun|yukarıdaki|"
-         r"yukaridaki)\b[^.\n]{0,30}\b(?:talimat|kural|komut|yonerge|mesaj)\w*"
-         r"[^.\n]{0,20}\b(?:unut|yok say|gormezden gel|gecersiz|iptal)"),
-        (4, "=忽略 =无视 =忘记 =忘掉", r"(?:忽略|无视|忘记|忘掉|不要理会)[^。\n]{0,10}(?:以上|之前|前面|"
-         r"上述|先前|所有|全部)[^。\n]{0,10}(?:指令|指示|说明|提示|规则|命令)"),
+        (
+            4,
+            "ab von",
+            r"\b(?:ab (?:jetzt|sofort)|von nun an)\b[^.\n]{0,40}\b(?:gehorchst|"
+            r"befolgst|folgst) (?:du )?(?:nur|ausschlie\w*)",
+        ),
+        (
+            4,
+            "dese desor a parti",
+            r"\b(?:desormais|a partir de maintenant)\b[^.\n]{0,40}"
+            r"\b(?:tu (?:obeis|dois obeir|suis)|obeis)\b",
+        ),
+        (
+            2,
+            "neue nouv nuev nuov nova nieu nowe нов",
+            r"\b(?:neue anweisungen|nouvelles "
+            r"(?:instructions|consignes)|nuevas instrucciones|nuove istruzioni|novas instrucoes|"
+            r"nieuwe instructies|nowe instrukcje|новые инструкции)\s*:",
+        ),
+        (
+            4,
+            "onceki tum butun talimat kurallar",
+            r"\b(?:onceki|tum|butun|yukarıdaki|"
+            r"yukaridaki)\b[^.\n]{0,30}\b(?:talimat|kural|komut|yonerge|mesaj)\w*"
+            r"[^.\n]{0,20}\b(?:unut|yok say|gormezden gel|gecersiz|iptal)",
+        ),
+        (
+            4,
+            "=忽略 =无视 =忘记 =忘掉",
+            r"(?:忽略|无视|忘记|忘掉|不要理会)[^。\n]{0,10}(?:以上|之前|前面|"
+            r"上述|先前|所有|全部)[^。\n]{0,10}(?:指令|指示|说明|提示|规则|命令)",
+        ),
         (4, "تجاه انس", r"(?:تجاهل|انس|اهمل)[^.\n]{0,30}(?:التعليمات|الأوامر|الاوامر|القواعد)"),
         (4, "ناد دست", r"(?:نادیده بگیر|فراموش کن)|دستورهای قبلی"),
     ],
@@ -121,14 +141,17 @@ INTL_EXTRACTION = rule_table(
         (2, "syste prompt consi indic istru instr инст подс сооб промпт", SYS_PROMPT),
         (2, "=系统提示 =系统指令 =موجه =سیستمی", r"系统提示|系统指令|موجه النظام|پیام سیستمی"),
         (2, "siste", r"\bsistem (?:istem|mesaj|talimat)\w*"),
-        (2, "zeig gib verr nenn wied affi donn reve rep mues dam revel mostr ripe dimm "
-         "most exib toon geef herh poka poda ujaw powt пока выве напи расс повт",
-         r"\b(?:zeig\w*|gib|verrat\w*|nenn\w*|wiederhol\w*|affiche\w*|donne\w*|revele\w*|"
-         r"repete\w*|muestra\w*|dame|revela\w*|repite|mostra\w*|ripeti|dimmi|exib\w*|"
-         r"toon|geef|herhaal|pokaz\w*|podaj|ujawnij|powtorz|покажи|выведи|напиши|расскажи|"
-         r"повтори)\b" + G + r"(?:deine|tes|ton|tus|tu|le tue|tue|suas|tuas|je|jouw|swoje|"
-         r"twoje|сво\w*|тво\w*)\b" + H + r"(?:anweisungen|instructions|consignes|"
-         r"instrucciones|istruzioni|instrucoes|instructies|instrukcje|инструкци\w*)"),
+        (
+            2,
+            "zeig gib verr nenn wied affi donn reve rep mues dam revel mostr ripe dimm "
+            "most exib toon geef herh poka poda ujaw powt пока выве напи расс повт",
+            r"\b(?:zeig\w*|gib|verrat\w*|nenn\w*|wiederhol\w*|affiche\w*|donne\w*|revele\w*|"
+            r"repete\w*|muestra\w*|dame|revela\w*|repite|mostra\w*|ripeti|dimmi|exib\w*|"
+            r"toon|geef|herhaal|pokaz\w*|podaj|ujawnij|powtorz|покажи|выведи|напиши|расскажи|"
+            r"повтори)\b" + G + r"(?:deine|tes|ton|tus|tu|le tue|tue|suas|tuas|je|jouw|swoje|"
+            r"twoje|сво\w*|тво\w*)\b" + H + r"(?:anweisungen|instructions|consignes|"
+            r"instrucciones|istruzioni|instrucoes|instructies|instrukcje|инструкци\w*)",
+        ),
     ],
     prefix="intl",
 )
@@ -151,15 +174,26 @@ NO_LIMITS = (
 INTL_ROLEPLAY = rule_table(
     "roleplay",
     [
-        (2, "ohne keine sans plus sin ya senza non sem nao zonder geen bez nie без больше",
-         NO_LIMITS),
-        (2, "ab von du tu a apar da vana od тепе отны ты", r"\b(?:(?:ab jetzt|von nun an) "
-         r"bist du|tu es (?:maintenant|desormais)|(?:a partir de ahora|ahora) eres|da ora "
-         r"(?:in poi )?sei|(?:a partir de agora|agora) (?:voce e|es)|vanaf nu ben je|od teraz "
-         r"jestes|теперь ты|отныне ты|ты теперь)\b"),
-        (1, "entw modo mode ontw tryb режи", r"\b(?:entwicklermodus|mode developpeur|modo "
-         r"desarrollador|modalita sviluppatore|modo desenvolvedor|ontwikkelaarsmodus|tryb "
-         r"dewelopera|режим разработчика)\b"),
+        (
+            2,
+            "ohne keine sans plus sin ya senza non sem nao zonder geen bez nie без больше",
+            NO_LIMITS,
+        ),
+        (
+            2,
+            "ab von du tu a apar da vana od тепе отны ты",
+            r"\b(?:(?:ab jetzt|von nun an) "
+            r"bist du|tu es (?:maintenant|desormais)|(?:a partir de ahora|ahora) eres|da ora "
+            r"(?:in poi )?sei|(?:a partir de agora|agora) (?:voce e|es)|vanaf nu ben je|od teraz "
+            r"jestes|теперь ты|отныне ты|ты теперь)\b",
+        ),
+        (
+            1,
+            "entw modo mode ontw tryb режи",
+            r"\b(?:entwicklermodus|mode developpeur|modo "
+            r"desarrollador|modalita sviluppatore|modo desenvolvedor|ontwikkelaarsmodus|tryb "
+            r"dewelopera|режим разработчика)\b",
+        ),
     ],
     prefix="intl",
 )

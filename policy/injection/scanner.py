@@ -21,7 +21,15 @@ import re
 from dataclasses import dataclass, field
 
 from policy.injection.decoders import decode_payloads, reverse_text, rot13
-from policy.injection.normalize import canonical, signals, variants, visible, words
+from policy.injection.normalize import (
+    LONG,
+    canonical,
+    signals,
+    suspect_lines,
+    variants,
+    visible,
+    words,
+)
 from policy.injection.rules_en import AUTHORITY, BOUNDARY, OVERRIDE
 from policy.injection.rules_harm import DESTRUCTIVE, EXFILTRATION, FINANCIAL, OBFUSCATION
 from policy.injection.rules_intl import INTL_EXTRACTION, INTL_OVERRIDE, INTL_ROLEPLAY
@@ -51,15 +59,14 @@ BUILTIN: tuple[Rule, ...] = (
     *EXFILTRATION,
     *OBFUSCATION,
 )
-_ROT = str.maketrans(
-    "abcdefghijklmnopqrstuvwxyz", "nopqrstuvwxyzabcdefghijklm"
-)
+_ROT = str.maketrans("abcdefghijklmnopqrstuvwxyz", "nopqrstuvwxyzabcdefghijklm")
 # Letters-only patterns for text whose letters were spaced apart and joined again.
 _SQUASHED = re.compile(
     r"(?:ignore|disregard|forget)(?:all|any|the|your)?(?:previous|prior|above|earlier|"
     r"preceding)(?:instructions|prompts|rules|directions)|systemprompt|developermode|"
     r"doanythingnow|jailbreak|revealyour(?:system|initial|hidden)"
 )
+_WORDS = re.compile(r"\w+")
 _ROT_HINT = re.compile(r"\brot-?13\b|\bcaesar\b")
 _REV_HINT = re.compile(r"\b(?:backwards?|reversed|in reverse|reverse (?:it|this|the text))\b")
 OBFUSCATION_BUMP = 3.0  # an encoded payload that fires a check: one level higher
@@ -90,7 +97,7 @@ class _Scan:
 
     def mark(self, name: str, check: str, weight: float) -> None:
         """Record a synthetic finding (an undone trick, a payload), keeping the largest weight."""
-        if self.extra.get(name, ("", 0.0))[1] < weight:
+        if name not in self.extra or self.extra[name][1] < weight:
             self.extra[name] = (check, weight)
 
 
@@ -123,7 +130,7 @@ class Scanner:
         if len(text) <= cfg.max_input:
             self._window(text, 0, state)
         else:
-            step = cfg.max_input - OVERLAP
+            step = cfg.max_input - min(OVERLAP, cfg.max_input // 4)
             starts = range(0, len(text), step)
             truncated = len(starts) > cfg.max_windows
             for start in starts[: cfg.max_windows]:
@@ -151,6 +158,9 @@ class Scanner:
 
     def _match(self, canon: str) -> tuple[list[Rule], list[str]]:
         """Return the rules a canonical text fires, and its words."""
+        if len(canon) > LONG:
+            found = list(_WORDS.finditer(canon))
+            return self._rules.match_long(canon, found), [m.group() for m in found]
         toks = words(canon)
         keys = {t[:KEY_LEN] for t in toks}
         return self._rules.match(keys, canon), toks
@@ -171,7 +181,9 @@ class Scanner:
             state.mark("obfuscation:invisible", "obfuscation", 2.0 if heavy else 1.0)
         sig = signals(canon)
         if sig.mixed_script:
-            state.mark("obfuscation:mixed-script", "obfuscation", 2.0 if sig.mixed_script > 2 else 1.0)
+            state.mark(
+                "obfuscation:mixed-script", "obfuscation", 2.0 if sig.mixed_script > 2 else 1.0
+            )
         readings = variants(canon, sig)
         readings += self._rotated(canon, toks)
         for trick, reading in readings:
@@ -189,13 +201,22 @@ class Scanner:
         """Return rot13 and reversed readings when the words look like rotated attack words."""
         out: list[tuple[str, str]] = []
         anchors = self._anchor_keys
+        if len(canon) > LONG:  # chance overlaps are likely: read only lines with a hint
+            if "rot" in canon:
+                part = suspect_lines(canon, _ROT_HINT)
+                if part:
+                    out.append(("rot13", rot13(part)))
+            if "back" in canon or "revers" in canon:
+                part = suspect_lines(canon, _REV_HINT)
+                if part:
+                    out.append(("reversed", reverse_text(part)))
+            return out
         rot = {t[:KEY_LEN].translate(_ROT) for t in toks if len(t) >= KEY_LEN}
         if len(rot & anchors) >= 2 or ("rot" in canon and _ROT_HINT.search(canon)):
             out.append(("rot13", rot13(canon)))
         rev = {t[::-1][:KEY_LEN] for t in toks if len(t) >= KEY_LEN}
-        if len(rev & anchors) >= 2 or ("back" in canon or "revers" in canon) and _REV_HINT.search(
-            canon
-        ):
+        hint = ("back" in canon or "revers" in canon) and _REV_HINT.search(canon)
+        if len(rev & anchors) >= 2 or hint:
             out.append(("reversed", reverse_text(canon)))
         return out
 
@@ -217,4 +238,3 @@ class Scanner:
                     state.mark(name, check, weight)
                 state.floor = max(state.floor, sub.floor)
                 state.mark(f"obfuscation:{kind}", "obfuscation", OBFUSCATION_BUMP)
-
