@@ -11,14 +11,24 @@ import asyncio
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from storage import AuditEvent, Database, FieldCipher  # noqa: E402
+from storage import AuditEvent, Database, FieldCipher
 
-STAGES = ["dedupe", "identity", "ratelimit", "parse", "injection", "permission", "approval", "execute"]
+STAGES = [
+    "dedupe",
+    "identity",
+    "ratelimit",
+    "parse",
+    "injection",
+    "permission",
+    "approval",
+    "execute",
+]
 
 
 def _events(i: int) -> list[AuditEvent]:
@@ -41,12 +51,11 @@ def _events(i: int) -> list[AuditEvent]:
     ]
 
 
-async def _case(name: str, db: Database, seconds: float, body: object) -> None:
-    step = body  # type: ignore[assignment]
+async def _case(name: str, seconds: float, step: Callable[[int], Awaitable[int]]) -> None:
     calls = rows = 0
     start = time.perf_counter()
     while time.perf_counter() - start < seconds:
-        rows += await step(calls)  # type: ignore[operator]
+        rows += await step(calls)
         calls += 1
     elapsed = time.perf_counter() - start
     print(f"{name:<44} {calls / elapsed:>10.0f} calls/s {rows / elapsed:>10.0f} rows/s")
@@ -79,10 +88,10 @@ async def main(seconds: float) -> None:
                     await db.audit.append(event)
                 return 8
 
-            await _case("audit.append_many (8 rows/call)", db, seconds, many)
-            await _case("audit.append (1 row/call)", db, seconds, single)
-            await _case("message: claim + append_many(8)", db, seconds, message)
-            await _case("message: claim + 8 x append", db, seconds, message_singles)
+            await _case("audit.append_many (8 rows/call)", seconds, many)
+            await _case("audit.append (1 row/call)", seconds, single)
+            await _case("message: claim + append_many(8)", seconds, message)
+            await _case("message: claim + 8 x append", seconds, message_singles)
 
             async def concurrent() -> None:
                 n = 2000
@@ -95,8 +104,10 @@ async def main(seconds: float) -> None:
             start = time.perf_counter()
             result = await db.audit.verify()
             elapsed = time.perf_counter() - start
-            print(f"verify: {result.rows_checked} rows ok={result.ok} in {elapsed:.2f} s"
-                  f" ({result.rows_checked / elapsed:.0f} rows/s)")
+            print(
+                f"verify: {result.rows_checked} rows ok={result.ok} in {elapsed:.2f} s"
+                f" ({result.rows_checked / elapsed:.0f} rows/s)"
+            )
         finally:
             await db.close()
 

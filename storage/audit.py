@@ -18,7 +18,6 @@ queue up behind a write in flight are written together in one multi-row INSERT
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from functools import lru_cache
@@ -32,20 +31,17 @@ from storage.audit_chain import (
     AuditRow,
     VerifyResult,
     build_rows,
-    checkpoint_mac,
+    check_seal,
     row_from_db,
     row_from_values,
-    row_hash,
+    seal,
 )
+from storage.audit_verify import load_position, verify_chain
 from storage.errors import AuditIntegrityError, ConstraintError, StorageError
 
 __all__ = ["GENESIS_HASH", "Audit", "AuditEvent", "AuditRow", "VerifyResult"]
 
 _BATCH = 1000
-_COLUMNS = (
-    "seq, ts, event_id, stage, actor, channel, tool, decision, reason, detail,"
-    " args_hash, latency_ms, prev_hash, hash"
-)
 _INSERT = (
     "INSERT INTO audit_log (seq, ts, event_id, stage, actor, channel, tool, decision, reason,"
     " detail, args_hash, latency_ms, prev_hash, hash) VALUES "
@@ -246,73 +242,66 @@ class Audit:
         return None if row is None else (int(row[0]), str(row[1]))
 
     async def verify(self) -> VerifyResult:
-        """Walk the whole chain from the checkpoint (or genesis) and report the first fault."""
-        start = await self._sql.fetchone(
-            "audit.verify", "SELECT seq, hash, mac FROM audit_checkpoint WHERE id = 1"
-        )
-        if start is None:
-            seq, prev = 0, GENESIS_HASH
+        """Walk the chain from the checkpoint (or genesis) and report the first fault.
+
+        See `storage/audit_verify.py` for the checks and problem codes.
+        """
+        return await verify_chain(self._sql, self._mac_keys, head_seq=self._seq)
+
+    async def anchor(self, *, only_if_present: bool = False) -> tuple[int, str]:
+        """Record the current head as the signed anchor; return (seq, hash) anchored.
+
+        Call it periodically (e.g. every minute from the scheduler): rows cut from the
+        end of the log before the anchor are then detected even after a restart. The
+        anchor only moves forward, and only from an anchor that is intact (signature
+        valid, its row still has its hash): otherwise AuditIntegrityError, and the old
+        anchor stays as evidence. With `only_if_present`, an absent anchor is recreated
+        only while the log is empty (a removed anchor is reported by verify()).
+        """
+        op = "audit.anchor"
+        async with self._sql.locked(op) as tx:
+            seq, digest = self._seq, self._hash
+            current = await tx.fetchone("SELECT seq, hash, mac FROM audit_anchor WHERE id = 1")
+            if current is None:
+                if only_if_present and seq > 0:
+                    return seq, digest
+            else:
+                await self._check_anchor(tx, int(current[0]), str(current[1]), str(current[2]))
+                if int(current[0]) >= seq:
+                    return int(current[0]), str(current[1])
+            mac = seal(self._mac_keys[0], "anchor", seq, digest) if self._mac_keys else ""
+            await tx.execute(
+                "INSERT INTO audit_anchor (id, seq, hash, mac) VALUES (1, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,"
+                " mac = excluded.mac WHERE excluded.seq >= audit_anchor.seq",
+                (seq, digest, mac),
+            )
+        return seq, digest
+
+    async def _check_anchor(self, tx: Tx, seq: int, digest: str, mac: str) -> None:
+        op = "audit.anchor"
+        if check_seal(self._mac_keys, "anchor", seq, digest, mac):
+            raise AuditIntegrityError("audit anchor does not verify; not moving it", op=op)
+        row = await tx.fetchone("SELECT hash FROM audit_log WHERE seq = ?", (seq,))
+        if row is None:
+            point = await tx.fetchone("SELECT seq, hash FROM audit_checkpoint WHERE id = 1")
+            if seq == 0:
+                expected = GENESIS_HASH
+            elif point is not None and int(point[0]) >= seq:
+                expected = str(point[1]) if int(point[0]) == seq else digest  # purged earlier
+            else:
+                raise AuditIntegrityError("audit anchor row is missing; not moving it", op=op)
         else:
-            seq, prev = int(start[0]), str(start[1])
-            problem = self._check_mac(seq, prev, str(start[2]))
-            if problem:
-                return VerifyResult(ok=False, rows_checked=0, first_bad_seq=seq, problem=problem)
-        return await self._walk(seq, prev, stop_seq=None, expected_head=self._seq)
-
-    def _check_mac(self, seq: int, digest: str, mac: str) -> str:
-        if not self._mac_keys:
-            return "checkpoint_key_missing" if mac else ""
-        if not mac:
-            return "checkpoint_unsigned"
-        for key in self._mac_keys:
-            if hmac.compare_digest(mac, checkpoint_mac(key, seq, digest)):
-                return ""
-        return "checkpoint_bad_signature"
-
-    async def _walk(
-        self, seq: int, prev: str, *, stop_seq: int | None, expected_head: int = 0
-    ) -> VerifyResult:
-        checked = 0
-        while True:
-            limit = _BATCH if stop_seq is None else max(0, min(_BATCH, stop_seq - seq))
-            if limit == 0:
-                break
-            batch = await self._sql.fetchall(
-                "audit.verify",
-                f"SELECT {_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?",  # noqa: S608
-                (seq, limit),
-            )
-            for row in batch:
-                got = int(row["seq"])
-                if got != seq + 1:
-                    return VerifyResult(
-                        ok=False, rows_checked=checked, first_bad_seq=seq + 1, problem="seq_gap"
-                    )
-                if row["prev_hash"] != prev:
-                    return VerifyResult(
-                        ok=False, rows_checked=checked, first_bad_seq=got, problem="chain_break"
-                    )
-                fields = tuple(row[i] for i in range(12))
-                if row_hash(fields, prev) != row["hash"]:
-                    return VerifyResult(
-                        ok=False, rows_checked=checked, first_bad_seq=got, problem="hash_mismatch"
-                    )
-                seq, prev = got, str(row["hash"])
-                checked += 1
-            if len(batch) < limit:
-                break
-        if stop_seq is None and seq < expected_head:
-            # rows this process appended are gone from the end of the chain
-            return VerifyResult(
-                ok=False, rows_checked=checked, first_bad_seq=seq + 1, problem="truncated"
-            )
-        return VerifyResult(ok=True, rows_checked=checked)
+            expected = str(row[0])
+        if expected != digest:
+            raise AuditIntegrityError("audit anchor does not match the chain", op=op)
 
     async def purge_before(self, ts: datetime, *, now: datetime | None = None) -> int:
         """Delete the oldest rows stamped before `ts` (a prefix of the chain); return how many.
 
-        The chain up to the cut is verified first (AuditIntegrityError if broken), and
-        a checkpoint for the last purged row is stored in the same transaction.
+        The whole chain is verified first (AuditIntegrityError if it does not verify:
+        evidence is never purged), and a signed checkpoint for the last purged row is
+        stored in the same transaction.
         """
         op = "audit.purge"
         cut = await self._sql.fetchone(
@@ -321,32 +310,29 @@ class Audit:
             "SELECT seq FROM audit_log WHERE ts >= ? ORDER BY seq LIMIT 1",
             (to_iso(ts),),
         )
-        if cut is None or cut[0] is None:
+        if cut is None:
             last = await self._sql.fetchone(op, "SELECT max(seq) FROM audit_log")
             if last is None or last[0] is None:
                 return 0
             upto = int(last[0])
         else:
             upto = int(cut[0]) - 1
-        start = await self._sql.fetchone(
-            op, "SELECT seq, hash, mac FROM audit_checkpoint WHERE id = 1"
-        )
-        seq0, prev0 = (int(start[0]), str(start[1])) if start else (0, GENESIS_HASH)
-        if upto <= seq0:
+        start = await load_position(self._sql, "audit_checkpoint")
+        if upto <= (start.seq if start else 0):
             return 0
-        if start is not None and self._check_mac(seq0, prev0, str(start[2])):
-            raise AuditIntegrityError("audit checkpoint does not verify; not purging", op=op)
-        result = await self._walk(seq0, prev0, stop_seq=upto)
+        result = await self.verify()
         if not result.ok:
             raise AuditIntegrityError(
-                f"audit chain broken at seq {result.first_bad_seq}; not purging", op=op
+                f"audit chain does not verify ({result.problem} at seq {result.first_bad_seq});"
+                " not purging",
+                op=op,
             )
         async with self._sql.transaction(op) as tx:
             row = await tx.fetchone("SELECT hash FROM audit_log WHERE seq = ?", (upto,))
             if row is None:
                 raise AuditIntegrityError("audit row vanished during purge", op=op)
             digest = str(row[0])
-            mac = checkpoint_mac(self._mac_keys[0], upto, digest) if self._mac_keys else ""
+            mac = seal(self._mac_keys[0], "checkpoint", upto, digest) if self._mac_keys else ""
             deleted = await tx.execute("DELETE FROM audit_log WHERE seq <= ?", (upto,))
             await tx.execute(
                 "INSERT INTO audit_checkpoint (id, seq, hash, purged_at, mac)"
@@ -355,4 +341,5 @@ class Audit:
                 " purged_at = excluded.purged_at, mac = excluded.mac",
                 (upto, digest, to_iso(now or ts), mac),
             )
+        await self.anchor()
         return deleted

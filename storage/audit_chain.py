@@ -29,10 +29,11 @@ __all__ = [
     "VerifyResult",
     "build_rows",
     "canonical_detail",
-    "checkpoint_mac",
+    "check_seal",
     "row_from_db",
     "row_from_values",
     "row_hash",
+    "seal",
 ]
 
 GENESIS_HASH = "0" * 64
@@ -147,9 +148,21 @@ def row_hash(fields: Sequence[Any], prev_hash: str) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def checkpoint_mac(key: bytes, seq: int, digest: str) -> str:
-    """HMAC-SHA256 over a purge checkpoint (seq and hash of the last purged row)."""
-    return hmac.new(key, f"audit-checkpoint:{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
+def seal(key: bytes, kind: str, seq: int, digest: str) -> str:
+    """HMAC-SHA256 over a chain position; `kind` ("checkpoint" | "anchor") separates uses."""
+    return hmac.new(key, f"audit-{kind}:{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
+
+
+def check_seal(keys: Sequence[bytes], kind: str, seq: int, digest: str, mac: str) -> str:
+    """ "" if `mac` seals (seq, digest) under one of `keys`, else a problem code."""
+    if not keys:
+        return f"{kind}_key_missing" if mac else ""
+    if not mac:
+        return f"{kind}_unsigned"
+    for key in keys:
+        if hmac.compare_digest(mac, seal(key, kind, seq, digest)):
+            return ""
+    return f"{kind}_bad_signature"
 
 
 def row_from_db(row: sqlite3.Row) -> AuditRow:

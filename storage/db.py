@@ -29,7 +29,7 @@ from storage._sql import Sql
 from storage.approvals import Approvals
 from storage.audit import Audit
 from storage.crypto import FieldCipher
-from storage.errors import StorageError, translate
+from storage.errors import AuditIntegrityError, StorageError, translate
 from storage.grants import Grants
 from storage.idempotency import Idempotency
 from storage.identities import Identities
@@ -136,6 +136,8 @@ class Database:
         db = cls(Sql(conn), path=path, cipher=cipher, audit_keys=audit_keys)
         try:
             await db.audit.load_head()
+            with suppress(AuditIntegrityError):  # a broken anchor stays as evidence for verify()
+                await db.audit.anchor(only_if_present=True)
         except BaseException:
             await db.close()
             raise
@@ -152,7 +154,10 @@ class Database:
         return int(row[0]) if row is not None and row[0] is not None else 0
 
     async def close(self) -> None:
-        """Close the connection; later calls raise StorageClosedError. Idempotent."""
+        """Anchor the audit head, then close; later calls raise StorageClosedError. Idempotent."""
+        if not self._sql.closed:
+            with suppress(StorageError):
+                await self.audit.anchor(only_if_present=True)
         await self._sql.close()
 
     async def __aenter__(self) -> Database:

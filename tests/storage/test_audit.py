@@ -425,3 +425,120 @@ async def test_rows_iterates_in_batches(db: Database, now: datetime) -> None:
     seqs = [row.seq async for row in db.audit.rows()]
     assert seqs == list(range(1, 2501))
     assert (await db.audit.verify()).rows_checked == 2500
+
+
+async def _reopen(path: Path, cipher: FieldCipher) -> Database:
+    return await Database.open(path, cipher=cipher)
+
+
+def _rewrite_from(path: Path, first: int) -> None:
+    """Edit row `first` and re-hash it and every later row, as a forger would."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        rows = conn.execute(
+            "SELECT seq, ts, event_id, stage, actor, channel, tool, decision, reason, detail,"
+            " args_hash, latency_ms, prev_hash, hash FROM audit_log ORDER BY seq"
+        ).fetchall()
+        prev = GENESIS_HASH
+        for row in rows:
+            fields = list(row[:12])
+            if fields[0] == first:
+                fields[7] = "deny"
+            if fields[0] >= first:
+                digest = row_hash(fields, prev)
+                conn.execute(
+                    "UPDATE audit_log SET decision = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+                    (fields[7], prev, digest, fields[0]),
+                )
+                prev = digest
+            else:
+                prev = row[13]
+    finally:
+        conn.close()
+
+
+async def test_anchor_detects_truncation_after_restart(
+    db_path: Path, cipher: FieldCipher, now: datetime
+) -> None:
+    """Rows cut from the end while the bot was down are reported, and reopening keeps the anchor."""
+    first = await _reopen(db_path, cipher)
+    await _fill(first, now, 8)
+    await first.close()
+    _tamper(db_path, "DELETE FROM audit_log WHERE seq >= 6")
+    second = await _reopen(db_path, cipher)
+    try:
+        result = await second.audit.verify()
+        assert (result.ok, result.first_bad_seq, result.problem) == (False, 6, "truncated")
+        with pytest.raises(AuditIntegrityError, match="missing"):
+            await second.audit.anchor()  # the evidence stays
+        assert (await second.audit.verify()).problem == "truncated"
+    finally:
+        await second.close()
+
+
+async def test_anchor_detects_a_rehashed_chain(
+    db_path: Path, cipher: FieldCipher, now: datetime
+) -> None:
+    """A chain rewritten with correct hashes before the anchor no longer meets the anchor."""
+    first = await _reopen(db_path, cipher)
+    await _fill(first, now, 8)
+    await first.audit.anchor()
+    await first.close()
+    _rewrite_from(db_path, 3)
+    second = await _reopen(db_path, cipher)
+    try:
+        result = await second.audit.verify()
+        assert (result.ok, result.first_bad_seq, result.problem) == (False, 8, "anchor_mismatch")
+    finally:
+        await second.close()
+
+
+async def test_removed_anchor_is_reported_not_recreated(
+    db_path: Path, cipher: FieldCipher, now: datetime
+) -> None:
+    """Deleting the anchor is reported, and opening or closing the database does not hide it."""
+    first = await _reopen(db_path, cipher)
+    await _fill(first, now, 4)
+    await first.close()
+    _tamper(db_path, "DELETE FROM audit_anchor")
+    second = await _reopen(db_path, cipher)
+    await second.close()
+    third = await _reopen(db_path, cipher)
+    try:
+        assert (await third.audit.verify()).problem == "anchor_missing"
+    finally:
+        await third.close()
+
+
+ANCHOR_TAMPERING = [
+    ("moved_back", "UPDATE audit_anchor SET seq = 2", "anchor_bad_signature"),
+    ("stripped_mac", "UPDATE audit_anchor SET mac = ''", "anchor_unsigned"),
+]
+
+
+@pytest.mark.parametrize(
+    ("statement", "problem"),
+    [t[1:] for t in ANCHOR_TAMPERING],
+    ids=[t[0] for t in ANCHOR_TAMPERING],
+)
+async def test_anchor_tampering_is_detected(
+    db_path: Path, cipher: FieldCipher, now: datetime, statement: str, problem: str
+) -> None:
+    """An anchor edited without the key fails verification."""
+    first = await _reopen(db_path, cipher)
+    await _fill(first, now, 4)
+    await first.close()
+    _tamper(db_path, statement)
+    second = await _reopen(db_path, cipher)
+    try:
+        assert (await second.audit.verify()).problem == problem
+    finally:
+        await second.close()
+
+
+async def test_anchor_moves_forward_with_appends(db: Database, now: datetime) -> None:
+    """anchor() records the current head; verify passes with it in place."""
+    await _fill(db, now, 3)
+    assert await db.audit.anchor() == db.audit.head
+    await _fill(db, now, 3)
+    assert (await db.audit.verify()).ok
