@@ -36,7 +36,16 @@ from adapters.slack.cards import (
     render_card,
     truncate,
 )
-from bot.types import Actor, Channel, ChannelKind, Inbound, InboundKind, MessageRef, Outcome
+from bot.types import (
+    Actor,
+    ApprovalCard,
+    Channel,
+    ChannelKind,
+    Inbound,
+    InboundKind,
+    MessageRef,
+    Outcome,
+)
 
 __all__ = [
     "CHUNK_MAX",
@@ -338,6 +347,19 @@ def _code_chunks(code: str) -> list[str]:
     return [f"```\n{chunk}\n```" for chunk in split_escaped(defanged, _FENCE_BUDGET)]
 
 
+def _card_message(card: ApprovalCard, text: str) -> dict[str, Any]:
+    blocks = render_card(card)
+    extra = text.strip()
+    if not extra or extra == card.title.strip():
+        return {"text": card_fallback(card), "blocks": blocks}
+    section = _section(truncate(escape_mrkdwn(text), SECTION_MAX))
+    return {"text": truncate(escape_mrkdwn(text), TEXT_MAX), "blocks": [section, *blocks]}
+
+
+def _chunks(text: str, code: str) -> list[dict[str, Any]]:
+    return [_message(c) for c in (*split_escaped(text), *_code_chunks(code))]
+
+
 def plan_message(outcome: Outcome) -> MessagePlan:
     """The Slack messages for a new post: card, text chunks, code chunks, or a file.
 
@@ -345,16 +367,10 @@ def plan_message(outcome: Outcome) -> MessagePlan:
     `blocks` (each section at most 3000 characters).
     """
     messages: list[dict[str, Any]] = []
+    text = outcome.text
     if outcome.card is not None:
-        blocks = render_card(outcome.card)
-        fallback = card_fallback(outcome.card)
-        if outcome.text.strip():
-            fallback = truncate(escape_mrkdwn(outcome.text), TEXT_MAX)
-            blocks = [_section(truncate(escape_mrkdwn(outcome.text), SECTION_MAX)), *blocks]
-        messages.append({"text": fallback, "blocks": blocks})
+        messages.append(_card_message(outcome.card, outcome.text))
         text = ""
-    else:
-        text = outcome.text
     if len(text) + len(outcome.code) > FILE_THRESHOLD:
         content = "\n\n".join(part for part in (text, outcome.code) if part)
         note = f"\n_Full output attached as {escape_mrkdwn(outcome.file_name)}._"
@@ -363,23 +379,22 @@ def plan_message(outcome: Outcome) -> MessagePlan:
         messages.append(_message(summary))
         upload = FileUpload(filename=outcome.file_name, content=content, title=outcome.file_name)
         return MessagePlan(messages=tuple(messages), file=upload)
-    messages.extend(_message(chunk) for chunk in split_escaped(text))
-    messages.extend(_message(chunk) for chunk in _code_chunks(outcome.code))
+    messages.extend(_chunks(text, outcome.code))
     if not messages:
         messages.append(_message("(no output)"))
     return MessagePlan(messages=tuple(messages))
 
 
 def edit_args(outcome: Outcome) -> dict[str, Any]:
-    """The `text` and `blocks` for `chat.update`: always with blocks, so old buttons go."""
+    """The `text` and `blocks` for `chat.update`: always with blocks, so old buttons go.
+
+    An edit is one message: text too long for it is cut, with a note saying so.
+    """
     if outcome.card is not None:
-        blocks = render_card(outcome.card)
-        fallback = card_fallback(outcome.card)
-        if outcome.text.strip():
-            fallback = truncate(escape_mrkdwn(outcome.text), TEXT_MAX)
-        return {"text": fallback, "blocks": blocks}
-    body = escape_mrkdwn(outcome.text)
-    if outcome.code:
-        body += "\n```\n" + escape_mrkdwn(outcome.code.replace("```", "`\u200b`\u200b`")) + "\n```"
-    text = truncate(body.strip() or "(no output)", CHUNK_MAX)
-    return _message(text)
+        return _card_message(outcome.card, outcome.text)
+    chunks = _chunks(outcome.text, outcome.code)
+    if not chunks:
+        return _message("(no output)")
+    if len(chunks) == 1:
+        return chunks[0]
+    return _message(chunks[0]["text"] + "\n_(cut: too long to show here)_")

@@ -219,6 +219,18 @@ class FakeSlack:
         await self._wait(lambda: len(self.state.responses) >= count, timeout)
         return self.state.responses
 
+    async def wait_for_response_text(self, needle: str, timeout: float = 5) -> dict[str, Any]:
+        """The first body posted to a response URL whose text contains `needle`."""
+
+        def check() -> dict[str, Any] | None:
+            for item in self.state.responses:
+                if needle in str(item["body"].get("text", "")):
+                    return item
+            return None
+
+        found: dict[str, Any] = await self._wait(check, timeout)
+        return found
+
     # ------------------------------------------------------------------ Web API
 
     async def _api(self, request: web.Request) -> web.Response:
