@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import aiosqlite
@@ -78,12 +78,13 @@ class Tx:
             raise
 
     async def rollback(self) -> None:
-        """Roll back if a transaction is open; errors here are swallowed (the first one counts)."""
-        try:
-            if self._conn.in_transaction:
-                await self._conn.rollback()
-        except (sqlite3.Error, ValueError):
-            pass
+        """Roll back whatever is open; errors here are swallowed (the first one counts).
+
+        Unconditional on purpose: even if the task was cancelled while a BEGIN was still
+        queued on the sqlite thread, this ROLLBACK is queued after it and undoes it.
+        """
+        with suppress(sqlite3.Error, ValueError):
+            await self._conn.rollback()
 
 
 class Sql:
@@ -114,8 +115,8 @@ class Sql:
         """Hold the lock and run the block in one `BEGIN IMMEDIATE` ... `COMMIT` transaction."""
         async with self._lock:
             tx = Tx(self._live(op), op)
-            await tx.begin()
             try:
+                await tx.begin()
                 yield tx
             except BaseException:
                 await tx.rollback()

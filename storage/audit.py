@@ -183,8 +183,8 @@ class Audit:
         if len(chunks) == 1:
             await tx.execute(_insert_sql(len(rows)), _flatten(rows))
             return
-        await tx.begin()
         try:
+            await tx.begin()
             for chunk in chunks:
                 await tx.execute(_insert_sql(len(chunk)), _flatten(chunk))
         except BaseException:

@@ -51,9 +51,9 @@ def _prepare_file(path: Path) -> None:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
-            mode = stat.S_IMODE(path.stat().st_mode)
-            if mode & 0o077:
-                path.chmod(mode & 0o700)
+            for each in (path, *(path.with_name(path.name + sfx) for sfx in ("-wal", "-shm"))):
+                if each.exists() and stat.S_IMODE(each.stat().st_mode) & 0o077:
+                    each.chmod(stat.S_IMODE(each.stat().st_mode) & 0o700)
         else:
             os.close(fd)
     except OSError as exc:

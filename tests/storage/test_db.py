@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import stat
 from pathlib import Path
@@ -57,11 +58,19 @@ async def test_open_creates_private_file_and_parent(db_path: Path) -> None:
 async def test_open_tightens_loose_file_permissions(tmp_path: Path) -> None:
     """An existing database readable by others is made private."""
     path = tmp_path / "loose.db"
-    path.touch(mode=0o644)
-    path.chmod(0o644)
     db = await Database.open(path)
+    await db.settings.set("k", 1, by="t", now=NOW)
+    wal = tmp_path / "loose.db-wal"
     await db.close()
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.chmod(0o644)
+    wal.touch()
+    wal.chmod(0o664)
+    db = await Database.open(path)
+    try:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(wal.stat().st_mode) == 0o600
+    finally:
+        await db.close()
 
 
 async def test_pragmas_are_set(db: Database, db_path: Path) -> None:
@@ -186,3 +195,32 @@ async def test_open_derives_audit_keys_from_cipher(db_path: Path) -> None:
         assert db.audit._mac_keys == cipher.derive_keys("audit-checkpoint")
     finally:
         await db.close()
+
+
+async def test_interrupted_transaction_is_rolled_back(db_path: Path) -> None:
+    """A transaction interrupted by cancellation leaves nothing behind and later writes commit."""
+    db = await Database.open(db_path)
+
+    async def interrupted() -> None:
+        async with db._sql.transaction("t") as tx:
+            await tx.execute("INSERT INTO idempotency (key, seen_at) VALUES ('a', 'x')")
+            raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        await interrupted()
+    assert await db.idempotency.claim("b", NOW) is True
+    await db.close()
+    again = await Database.open(db_path)
+    try:
+        assert await again.idempotency.claim("a", NOW) is True
+        assert await again.idempotency.claim("b", NOW) is False
+    finally:
+        await again.close()
+
+
+async def test_unwritable_location_raises_storage_error(tmp_path: Path) -> None:
+    """A path under a regular file cannot be created: StorageError, naming no path."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StorageError, match="cannot prepare"):
+        await Database.open(blocker / "sub" / "db.sqlite")
