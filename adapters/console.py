@@ -7,7 +7,9 @@ taps the button that carries TOKEN, as that user. Every output line starts with
 as `[Approve TOKEN] [Deny TOKEN]`. At end of input the console finishes the work
 in flight and `serve` returns.
 
-Messages of one user are handled in order; different users are handled concurrently.
+Lines are handled one at a time, in the order they were read, so a scripted
+session gets its answers in a predictable order (a parked request returns at
+once; only a running tool holds the next line back, up to its timeout).
 """
 
 from __future__ import annotations
@@ -121,34 +123,31 @@ class ConsoleAdapter:
         self._ids = itertools.count(1)
         self._run = secrets.token_hex(4)
         self._stopping = asyncio.Event()
-        self._queues: dict[str, asyncio.Queue[Inbound | None]] = {}
-        self._workers: list[asyncio.Task[None]] = []
         self._write_lock = asyncio.Lock()
         self._lines: asyncio.Queue[str | None] | None = None
 
     async def serve(self, handler: Handler) -> None:
-        """Read lines until end of input (or `stop()`), then finish the work in flight."""
-        try:
-            while not self._stopping.is_set():
-                line = await self._readline()
-                if line is None:
-                    break
-                if not line.strip():
-                    continue
-                inbound = parse_line(
-                    line, event_id=f"console:{self._run}:{next(self._ids)}", now=self._clock()
+        """Read lines until end of input (or `stop()`), handling each in turn."""
+        while not self._stopping.is_set():
+            line = await self._readline()
+            if line is None:
+                break
+            if not line.strip():
+                continue
+            inbound = parse_line(
+                line, event_id=f"console:{self._run}:{next(self._ids)}", now=self._clock()
+            )
+            if inbound is None:
+                await self._write(
+                    ["-> console: lines look like NAME: TEXT (for example alice: /help)"]
                 )
-                if inbound is None:
-                    await self._write(
-                        ["-> console: lines look like NAME: TEXT (for example alice: /help)"]
-                    )
-                    continue
-                self._queue_for(inbound.actor.user_id, handler).put_nowait(inbound)
-        finally:
-            for q in self._queues.values():
-                q.put_nowait(None)
-            if self._workers:
-                await asyncio.gather(*self._workers, return_exceptions=True)
+                continue
+            try:
+                await handler(inbound)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("console handler failed")
 
     async def _readline(self) -> str | None:
         if self._lines is None:
@@ -170,26 +169,6 @@ class ConsoleAdapter:
             return None
         stopper.cancel()
         return getter.result()
-
-    def _queue_for(self, user: str, handler: Handler) -> asyncio.Queue[Inbound | None]:
-        q = self._queues.get(user)
-        if q is None:
-            q = asyncio.Queue()
-            self._queues[user] = q
-            self._workers.append(asyncio.create_task(self._work(q, handler)))
-        return q
-
-    async def _work(self, q: asyncio.Queue[Inbound | None], handler: Handler) -> None:
-        while True:
-            inbound = await q.get()
-            if inbound is None:
-                return
-            try:
-                await handler(inbound)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("console handler failed")
 
     async def stop(self) -> None:
         """Stop reading; `serve` returns after the work in flight."""

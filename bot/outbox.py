@@ -95,6 +95,7 @@ class Outbox:
             clean, counts = self.redact_outcome(outcome)
             total.update(counts)
             refs.append(await self._send(clean, failures))
+        total = +total  # only kinds actually found
         if total or failures:
             await self._note(event_id, total, failures)
         return refs
