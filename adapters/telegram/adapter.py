@@ -30,7 +30,15 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, TypeHandler
 
 from adapters.base import Handler, PlatformError
@@ -144,7 +152,11 @@ class TelegramAdapter:
         app = self._application()
         async with self._init_lock:
             if self._me is None:
-                await self._api(app.initialize, "getMe")
+                try:
+                    await self._api(app.initialize, "getMe")
+                except PlatformError:
+                    await app.bot.request.shutdown()  # close the connection getMe opened
+                    raise
                 bot = app.bot
                 self._me = BotIdentity(id=bot.id, username=bot.username)
         return app
@@ -353,6 +365,10 @@ class TelegramAdapter:
         await self._api(edit, "editMessageText")
         return ref
 
+    def _clean(self, exc: TelegramError) -> str:
+        """Telegram's description of an error, with the token masked should it appear."""
+        return exc.message.replace(self._token, "***")
+
     async def _api(self, call: Callable[[], Awaitable[_T]], what: str) -> _T:
         """Run one Bot API call, retrying server errors, and map PTB errors to PlatformError."""
         attempt = 0
@@ -366,17 +382,27 @@ class TelegramAdapter:
                     retry_after=_seconds(exc.retry_after),
                 ) from None
             except BadRequest as exc:
-                raise PlatformError(f"telegram {what}: {exc.message}", platform=PLATFORM) from None
+                raise PlatformError(
+                    f"telegram {what}: {self._clean(exc)}", platform=PLATFORM
+                ) from None
             except Forbidden as exc:
-                raise _Forbidden(f"telegram {what}: {exc.message}", platform=PLATFORM) from None
+                raise _Forbidden(
+                    f"telegram {what}: {self._clean(exc)}", platform=PLATFORM
+                ) from None
+            except InvalidToken:  # PTB puts the token itself into this message: never pass it on
+                raise PlatformError(
+                    f"telegram {what}: the bot token was rejected", platform=PLATFORM
+                ) from None
             except TimedOut:  # it may have gone through: resending could post twice
                 raise PlatformError(f"telegram {what}: timed out", platform=PLATFORM) from None
             except NetworkError as exc:
                 if attempt >= self._max_retries:
                     raise PlatformError(
-                        f"telegram {what}: {exc.message}", platform=PLATFORM
+                        f"telegram {what}: {self._clean(exc)}", platform=PLATFORM
                     ) from None
                 attempt += 1
                 await asyncio.sleep(0.2 * 2**attempt)  # back off before retrying a server error
             except TelegramError as exc:
-                raise PlatformError(f"telegram {what}: {exc.message}", platform=PLATFORM) from None
+                raise PlatformError(
+                    f"telegram {what}: {self._clean(exc)}", platform=PLATFORM
+                ) from None

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+from adapters.base import PlatformError
 from bot.types import ChannelKind, Inbound, InboundKind
 from tests.adapters.telegram.conftest import (
     ADMIN_COMMANDS,
@@ -11,6 +14,7 @@ from tests.adapters.telegram.conftest import (
     BOB,
     GROUP,
     USER_COMMANDS,
+    Recorder,
     Running,
     Security,
     make_adapter,
@@ -170,3 +174,16 @@ async def test_handlers_run_concurrently_and_stop_waits_for_them(
     release.set()
     await asyncio.wait_for(run.task, 10)
     assert sorted(ended) == [("first", False), ("second", False)]
+
+
+async def test_rejected_token_fails_serve_without_revealing_it(
+    tg: FakeTelegram, security: Security
+) -> None:
+    """A token Telegram rejects makes serve raise PlatformError that does not contain it."""
+    token = "999999:WRONG-token_abcdefghijklmnopqrst"
+    adapter = make_adapter(tg, security, token=token)
+    with pytest.raises(PlatformError, match="token was rejected") as info:
+        await adapter.serve(Recorder())
+    assert token not in str(info.value)
+    assert "WRONG" not in repr(adapter)
+    assert tg.calls == []  # a wrong token is refused before it reaches any method
