@@ -305,6 +305,12 @@ class FakeTelegram:
         msg = self._store(chat_id, self.users[uid], text=text, html=text, reply_to=parent)
         return self.push_update({"message": msg.to_json()})
 
+    def bot_posted(
+        self, chat: int, text: str, reply_markup: dict[str, Any] | None = None
+    ) -> StoredMessage:
+        """A message the bot posted earlier (set up without going through the API)."""
+        return self._store(chat, self.bot_user, text=text, html=text, reply_markup=reply_markup)
+
     def user_presses(
         self, uid: int, chat: int, message_id: int, data: str, *, require_button: bool = True
     ) -> int:

@@ -79,7 +79,7 @@ async def test_reply_to_the_bot_addresses_it(tg: FakeTelegram, running: Running)
     """In a group, replying to one of the bot's messages counts as talking to the bot."""
     tg.user_sends(BOB, "/help", chat=GROUP)
     await running.bot.wait_for(1)
-    bot_msg = tg._store(GROUP, tg.bot_user, text="I can run tools", html="I can run tools")
+    bot_msg = tg.bot_posted(GROUP, "I can run tools")
     tg.user_sends(BOB, "what tools?", chat=GROUP, reply_to=bot_msg.message_id)
     inbounds = await running.bot.wait_for(2)
     assert inbounds[1].text == "what tools?"
@@ -87,11 +87,9 @@ async def test_reply_to_the_bot_addresses_it(tg: FakeTelegram, running: Running)
 
 async def test_button_press_is_answered_then_forwarded(tg: FakeTelegram, running: Running) -> None:
     """A press is answered at once, then reaches the bot as BUTTON with token and card ref."""
-    card = tg._store(
+    card = tg.bot_posted(
         GROUP,
-        tg.bot_user,
-        text="Run?",
-        html="Run?",
+        "Run?",
         reply_markup={"inline_keyboard": [[{"text": "Approve", "callback_data": "fd:tok_A-1"}]]},
     )
     since = len(tg.calls)
@@ -115,7 +113,7 @@ async def test_malformed_callback_data_is_refused_and_reported(
     tg: FakeTelegram, running: Running, security: Security
 ) -> None:
     """Forged callback data is answered, reported without the data, and never forwarded."""
-    card = tg._store(GROUP, tg.bot_user, text="Hi", html="Hi")
+    card = tg.bot_posted(GROUP, "Hi")
     tg.user_presses(BOB, GROUP, card.message_id, "fd:../../etc", require_button=False)
     tg.user_presses(BOB, GROUP, card.message_id, "apr:42:y", require_button=False)
     await security.wait_for(2)
