@@ -30,8 +30,9 @@ from storage.audit_chain import (
     AuditEvent,
     AuditRow,
     VerifyResult,
-    build_rows,
+    chain_rows,
     check_seal,
+    prepare,
     row_from_db,
     row_from_values,
     seal,
@@ -62,10 +63,11 @@ def _flatten(rows: list[tuple[Any, ...]]) -> list[Any]:
 class _Pending:
     """One append_many call waiting to be written (by itself or by an earlier caller)."""
 
-    __slots__ = ("done", "error", "events", "rows")
+    __slots__ = ("done", "error", "events", "prepared", "rows")
 
     def __init__(self, events: list[AuditEvent]) -> None:
         self.events = events
+        self.prepared = [prepare(event) for event in events]  # may raise: before queueing
         self.rows: list[AuditRow] = []
         self.error: StorageError | None = None
         self.done = False
@@ -113,8 +115,9 @@ class Audit:
 
         Group commit: calls that arrive while a write is in flight queue up, and the
         next caller to get the lock writes every queued call in one statement. Each
-        call's rows stay contiguous and atomic; a call whose detail is not JSON-safe
-        fails alone.
+        call's rows stay contiguous and atomic. Events are validated and serialised
+        before queueing, so a call with a naive ts or a detail that is not JSON-safe
+        fails alone (ValueError / StorageError) and stores nothing.
         """
         if not events:
             return []
@@ -137,11 +140,7 @@ class Audit:
                 for pending in batch:
                     if pending.done:
                         continue
-                    try:
-                        rows = build_rows(pending.events, seq, prev)
-                    except StorageError as exc:
-                        pending.fail(exc)
-                        continue
+                    rows = chain_rows(pending.prepared, seq, prev)
                     spans.append((pending, len(values), len(values) + len(rows)))
                     values.extend(rows)
                     seq, prev = rows[-1][0], rows[-1][-1]

@@ -29,7 +29,9 @@ __all__ = [
     "VerifyResult",
     "build_rows",
     "canonical_detail",
+    "chain_rows",
     "check_seal",
+    "prepare",
     "row_from_db",
     "row_from_values",
     "row_hash",
@@ -185,32 +187,42 @@ def row_from_db(row: sqlite3.Row) -> AuditRow:
     )
 
 
-def build_rows(events: Sequence[AuditEvent], seq: int, prev: str) -> list[tuple[Any, ...]]:
-    """The stored values (seq .. latency_ms, prev_hash, hash) of events appended after `seq`."""
+def prepare(event: AuditEvent) -> tuple[Any, ...]:
+    """The stored values of an event except seq and the hashes (ts .. latency_ms).
+
+    Raises ValueError for a naive ts and StorageError for a detail that is not JSON-safe.
+    """
+    latency = float(event.latency_ms)
+    return (
+        to_iso(event.ts),
+        event.event_id,
+        event.stage,
+        event.actor,
+        event.channel,
+        event.tool,
+        str(event.decision),
+        str(event.reason),
+        canonical_detail(event.detail),
+        event.args_hash,
+        latency if math.isfinite(latency) else -1.0,
+    )
+
+
+def chain_rows(prepared: Sequence[tuple[Any, ...]], seq: int, prev: str) -> list[tuple[Any, ...]]:
+    """Stored values (seq .. latency_ms, prev_hash, hash) of prepared events after `seq`."""
     rows: list[tuple[Any, ...]] = []
-    for event in events:
-        latency = float(event.latency_ms)
-        if not math.isfinite(latency):
-            latency = -1.0
+    for values in prepared:
         seq += 1
-        fields = (
-            seq,
-            to_iso(event.ts),
-            event.event_id,
-            event.stage,
-            event.actor,
-            event.channel,
-            event.tool,
-            str(event.decision),
-            str(event.reason),
-            canonical_detail(event.detail),
-            event.args_hash,
-            latency,
-        )
+        fields = (seq, *values)
         digest = row_hash(fields, prev)
         rows.append((*fields, prev, digest))
         prev = digest
     return rows
+
+
+def build_rows(events: Sequence[AuditEvent], seq: int, prev: str) -> list[tuple[Any, ...]]:
+    """`chain_rows` of freshly prepared events."""
+    return chain_rows([prepare(event) for event in events], seq, prev)
 
 
 def row_from_values(values: Sequence[Any], detail: Mapping[str, Any]) -> AuditRow:

@@ -133,26 +133,29 @@ async def test_failed_batch_stores_nothing(db: Database, db_path: Path, now: dat
 
 
 async def test_concurrent_appends_are_grouped_yet_contiguous(db: Database, now: datetime) -> None:
-    """Many concurrent calls all land, each call's rows contiguous; a bad one fails alone."""
+    """Many concurrent calls all land, each call's rows contiguous; bad ones fail alone."""
 
     async def call(i: int) -> list[int]:
         events = [_event(now, 100 * i + k) for k in range(1 + i % 4)]
         if i == 7:
             events.append(_event(now, 999, detail={"bad": {1, 2}}))
+        if i == 11:
+            events.append(_event(now, 998, ts=now.replace(tzinfo=None)))
         return [row.seq for row in await db.audit.append_many(events)]
 
     results = await asyncio.gather(*(call(i) for i in range(40)), return_exceptions=True)
     failures = [i for i, r in enumerate(results) if isinstance(r, BaseException)]
-    assert failures == [7]
+    assert failures == [7, 11]
     assert isinstance(results[7], StorageError)
+    assert isinstance(results[11], ValueError)
     stored = {row.seq: row.event_id for row in await db.audit.tail(1000)}
     for i, seqs in enumerate(results):
-        if i == 7:
+        if i in (7, 11):
             continue
         assert isinstance(seqs, list)
         assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
         assert [stored[s] for s in seqs] == [f"ev-{100 * i + k}" for k in range(len(seqs))]
-    total = sum(1 + i % 4 for i in range(40) if i != 7)
+    total = sum(1 + i % 4 for i in range(40) if i not in (7, 11))
     assert len(stored) == total
     result = await db.audit.verify()
     assert (result.ok, result.rows_checked) == (True, total)
