@@ -1,7 +1,7 @@
 """Persistence on aiosqlite: schema and migrations, one repository per aggregate,
 the hash-chained audit log, field encryption.
 
-May import only `policy` (for its types).
+May import only `policy` (for its types); in practice it imports nothing of ours.
 
     from storage import Database, FieldCipher, load_or_create_key
     key, created = load_or_create_key(os.environ, "FRONTDOOR_DATA_KEY", Path("var/data.key"))
@@ -10,8 +10,17 @@ May import only `policy` (for its types).
     db.approvals   db.runs      db.idempotency      db.audit
     await db.close()
 
-Times are passed in by the caller (`now=`), always timezone-aware; nothing here reads a
-clock. Every failure surfaces as `StorageError` (see `storage/errors.py`).
+- Times are passed in by the caller (`now=`), always timezone-aware; nothing here reads
+  a clock. They are stored as fixed-width UTC ISO text (`storage/_time.py`).
+- Every failure surfaces as `StorageError` (tree in `storage/errors.py`); naive
+  datetimes and unknown enum-like values are caller bugs and raise ValueError.
+- State changes that must happen once (`approvals.decide`, `approvals.mark_executed`,
+  `pairings.decide`, `idempotency.claim`) are single compare-and-set statements that
+  return whether this call won.
+- Approval payloads are encrypted by the repository with the database's FieldCipher
+  (pass plaintext in, read plaintext out); without a cipher approvals refuse to work.
+- The audit log is hash-chained, group-committed, verified from a signed purge
+  checkpoint and checked against a signed head anchor (`storage/audit.py`).
 """
 
 from storage.approvals import APPROVAL_STATUSES, Approval, Approvals

@@ -224,6 +224,19 @@ class Approvals:
         )
         return changed == 1
 
+    async def purge(self, older_than: datetime) -> int:
+        """Delete settled approvals (not pending or approved) created before `older_than`.
+
+        Their encrypted payloads, card references and votes go with them; runs keep
+        their history with the link cleared. Returns how many approvals were deleted.
+        """
+        return await self._sql.execute(
+            "approvals.purge",
+            "DELETE FROM approvals WHERE created_at < ?"
+            " AND status IN ('denied', 'expired', 'cancelled', 'executed')",
+            (to_iso(older_than),),
+        )
+
     async def add_card_ref(self, approval_id: int, ref_json: str) -> None:
         """Remember a platform message that shows this approval's card."""
         await self._sql.execute(

@@ -135,3 +135,11 @@ class Runs:
             (key, to_iso(since)),
         )
         return int(row[0]) if row is not None else 0
+
+    async def purge(self, older_than: datetime) -> int:
+        """Delete finished runs that started before `older_than`; return how many."""
+        return await self._sql.execute(
+            "runs.purge",
+            "DELETE FROM runs WHERE started_at < ? AND status <> 'running'",
+            (to_iso(older_than),),
+        )

@@ -225,3 +225,28 @@ async def test_wrong_key_cannot_read_payload(
             await second.approvals.pending()
     finally:
         await second.close()
+
+
+async def test_purge_removes_only_old_settled_approvals(db: Database, now: datetime) -> None:
+    """Old settled approvals go (with their cards and votes); pending and approved ones stay."""
+    settled = await _park(db, now, 1)
+    waiting = await _park(db, now, 2)
+    approved = await _park(db, now, 3)
+    young = await _park(db, now + timedelta(days=2), 4)
+    await db.approvals.decide(settled.id, to_status="denied", by="a", now=now)
+    await db.approvals.decide(approved.id, to_status="approved", by="a", now=now)
+    await db.approvals.decide(young.id, to_status="denied", by="a", now=now)
+    await db.approvals.add_card_ref(settled.id, "{}")
+    await db.approvals.add_vote(settled.id, "a", now)
+    await db.runs.start(run_id="r1", approval_id=settled.id, requester="u", tool="t", now=now)
+    assert await db.approvals.purge(now + timedelta(days=1)) == 1
+    assert await db.approvals.get(settled.id) is None
+    assert await db.approvals.card_refs(settled.id) == []
+    assert await db.approvals.votes(settled.id) == []
+    run = await db.runs.get("r1")
+    assert run is not None
+    assert run.approval_id is None
+    remaining = {a.id for a in await db.approvals.pending()}
+    assert remaining == {waiting.id}
+    assert await db.approvals.get(approved.id) is not None
+    assert await db.approvals.get(young.id) is not None

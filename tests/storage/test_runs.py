@@ -79,3 +79,15 @@ async def test_run_links_to_approval(db: Database, now: datetime) -> None:
 
     with pytest.raises(ConstraintError):
         await db.runs.start(run_id="r1", approval_id=42, requester="u", tool="t", now=now)
+
+
+async def test_purge_keeps_live_and_recent_runs(db: Database, now: datetime) -> None:
+    """Purging drops old finished runs only."""
+    await db.runs.start(run_id="old", requester="u", tool="t", now=now)
+    await db.runs.finish("old", status="ok", exit_code=0, duration_ms=1, cpu_seconds=1, now=now)
+    await db.runs.start(run_id="old-live", requester="u", tool="t", now=now)
+    await db.runs.start(run_id="new", requester="u", tool="t", now=now + timedelta(days=2))
+    assert await db.runs.purge(now + timedelta(days=1)) == 1
+    assert await db.runs.get("old") is None
+    assert await db.runs.get("old-live") is not None
+    assert await db.runs.get("new") is not None
