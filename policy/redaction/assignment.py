@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 from .base import Span
 from .entropy import entropy, is_placeholder, looks_random
@@ -29,9 +30,9 @@ _ASSIGN = re.compile(
         @?(?P<q>["'`]?)""",
     re.VERBOSE,
 )
-_UNQUOTED = re.compile(r"[^\s\"'`\\<]{1,512}")
-_QUOTED = {q: re.compile(q + r"([^" + q + r"\n]{1,512})" + q) for q in ("'", '"', "`")}
-_XML_VALUE = re.compile(r"[^<\n]{1,512}")
+_UNQUOTED = re.compile(r"[^\s\"'`\\<]{1,256}")
+_QUOTED = {q: re.compile(q + r"([^" + q + r"\n]{1,256})" + q) for q in ("'", '"', "`")}
+_XML_VALUE = re.compile(r"[^<\n]{1,256}")
 
 _PASSWORD_PARTS = ("passw", "passphrase")
 _PASSWORD_WORDS = frozenset({"pass", "pwd", "pw", "passwd"})
@@ -72,6 +73,7 @@ _FILENAME = re.compile(
 _SCHEMES = frozenset({"bearer", "basic", "token", "digest", "api-token", "apikey", "hmac"})
 
 
+@lru_cache(maxsize=4096)
 def _name_class(ident: str) -> str | None:
     """'password', 'token', 'key' (weak) or None for names that do not hold secrets."""
     words = [w.lower() for w in _WORD.findall(ident)]
@@ -97,6 +99,7 @@ def is_secret_name(name: str) -> bool:
     return _name_class(name) in ("password", "token")
 
 
+@lru_cache(maxsize=4096)
 def _value_ok(value: str, cls: str, quoted: bool) -> bool:
     v = value
     if is_placeholder(v) or v.lower() in _BOOLISH:

@@ -130,7 +130,7 @@ STRUCTURED = RuleSet(
 
 _PEM_BEGIN = re.compile(r"-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----")
 _PEM_BODY = re.compile(
-    r"(?:[ \t]*[A-Za-z0-9+/=:,\- ]{0,200}\\?(?:\r?\n|\\n))*?[ \t]*"
+    r"(?:[ \t]{0,64}(?!-----)[A-Za-z0-9+/=:,\- ]{0,200}\\?(?:\r?\n|\\n))*+[ \t]{0,64}"
     r"-----END[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----"
 )
 _B64_RUN = re.compile(r"[A-Za-z0-9+/=]{16,}")
