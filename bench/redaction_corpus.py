@@ -69,11 +69,11 @@ def report(name: str, tally: Tally, worst: int) -> tuple[int, int, int, int]:
     print(f"| look-alikes unchanged (label 0) | {kept}/{negs} = {_pct(kept, negs)} |")
     print(f"| kinds with recall >= 97% | {kinds_ok}/{len(tally.pos)} |")
     ranked = sorted(tally.pos.items(), key=lambda kv: (kv[1][0] / kv[1][1], -kv[1][1]))
-    print(f"\nWorst kinds (recall):\n\n| kind | recall | lines |\n|---|---|---|")
+    print("\nWorst kinds (recall):\n\n| kind | recall | lines |\n|---|---|---|")
     for kind, (a, b) in ranked[:worst]:
         print(f"| {kind} | {_pct(a, b)} | {a}/{b} |")
     ranked_neg = sorted(tally.neg.items(), key=lambda kv: (kv[1][0] / kv[1][1], -kv[1][1]))
-    print(f"\nWorst kinds (look-alikes unchanged):\n\n| kind | unchanged | lines |\n|---|---|---|")
+    print("\nWorst kinds (look-alikes unchanged):\n\n| kind | unchanged | lines |\n|---|---|---|")
     for kind, (a, b) in ranked_neg[:worst]:
         if a < b:
             print(f"| {kind} | {_pct(a, b)} | {a}/{b} |")
@@ -103,8 +103,10 @@ def main() -> None:
                 if args.misses in ("all", kind):
                     print("TOUCH", kind, repr(text)[:160], "->", repr(out)[:160])
     print("\n### overall\n")
-    print(f"recall {totals[0]}/{totals[1]} = {_pct(totals[0], totals[1])}; "
-          f"look-alikes unchanged {totals[2]}/{totals[3]} = {_pct(totals[2], totals[3])}")
+    print(
+        f"recall {totals[0]}/{totals[1]} = {_pct(totals[0], totals[1])}; "
+        f"look-alikes unchanged {totals[2]}/{totals[3]} = {_pct(totals[2], totals[3])}"
+    )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,9 @@ from .entropy import entropy, is_placeholder, looks_random
 
 __all__ = ["assignments", "is_secret_name"]
 
-_HINT = re.compile(r"token|secre|pass|pwd|cred|key|auth|(?<![a-z])pw(?![a-z])|(?<![a-z])pat(?![a-z])")
+_HINT = re.compile(
+    r"token|secre|pass|pwd|cred|key|auth|(?<![a-z])pw(?![a-z])|(?<![a-z])pat(?![a-z])"
+)
 _IDENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.$-")
 _IDENT_TAIL = re.compile(r"[A-Za-z0-9_.$-]{0,80}")
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+[a-z]*")
@@ -36,31 +38,237 @@ _XML_VALUE = re.compile(r"[^<\n]{1,256}")
 
 _PASSWORD_PARTS = ("passw", "passphrase")
 _PASSWORD_WORDS = frozenset({"pass", "pwd", "pw", "passwd"})
-_TOKEN_PARTS = ("token", "secret", "credential", "apikey", "privatekey", "accesskey", "secretkey", "authkey")
+_TOKEN_PARTS = (
+    "token",
+    "secret",
+    "credential",
+    "apikey",
+    "privatekey",
+    "accesskey",
+    "secretkey",
+    "authkey",
+)
 _TOKEN_WORDS = frozenset({"auth", "creds", "cred", "pat", "tokens"})
 _DENY_LAST = frozenset(
-    """id ids uuid name names url uri urls path paths file files dir directory size length len type
-    types version count format prefix suffix field fields header headers env var ref refs arn policy
-    hash digest checksum md sha fingerprint endpoint expiry expires expiration expire ttl timeout
-    mode enabled required param params label source location provider manager class method
-    algorithm algo scheme kind index limit max min at time timestamp date status state valid pair
-    chars str regex pattern template validator generator service store bucket region host port
-    user username email account login event events reset rotation helper util utils module
-    handler factory parser test tests spec mock example policy attempts retries seconds ms""".split()
+    [
+        "id",
+        "ids",
+        "uuid",
+        "name",
+        "names",
+        "url",
+        "uri",
+        "urls",
+        "path",
+        "paths",
+        "file",
+        "files",
+        "dir",
+        "directory",
+        "size",
+        "length",
+        "len",
+        "type",
+        "types",
+        "version",
+        "count",
+        "format",
+        "prefix",
+        "suffix",
+        "field",
+        "fields",
+        "header",
+        "headers",
+        "env",
+        "var",
+        "ref",
+        "refs",
+        "arn",
+        "policy",
+        "hash",
+        "digest",
+        "checksum",
+        "md",
+        "sha",
+        "fingerprint",
+        "endpoint",
+        "expiry",
+        "expires",
+        "expiration",
+        "expire",
+        "ttl",
+        "timeout",
+        "mode",
+        "enabled",
+        "required",
+        "param",
+        "params",
+        "label",
+        "source",
+        "location",
+        "provider",
+        "manager",
+        "class",
+        "method",
+        "algorithm",
+        "algo",
+        "scheme",
+        "kind",
+        "index",
+        "limit",
+        "max",
+        "min",
+        "at",
+        "time",
+        "timestamp",
+        "date",
+        "status",
+        "state",
+        "valid",
+        "pair",
+        "chars",
+        "str",
+        "regex",
+        "pattern",
+        "template",
+        "validator",
+        "generator",
+        "service",
+        "store",
+        "bucket",
+        "region",
+        "host",
+        "port",
+        "user",
+        "username",
+        "email",
+        "account",
+        "login",
+        "event",
+        "events",
+        "reset",
+        "rotation",
+        "helper",
+        "util",
+        "utils",
+        "module",
+        "handler",
+        "factory",
+        "parser",
+        "test",
+        "tests",
+        "spec",
+        "mock",
+        "example",
+        "policy",
+        "attempts",
+        "retries",
+        "seconds",
+        "ms",
+    ]
 )
 _NEGATING = frozenset(
-    {"public", "pub", "publishable", "csrf", "xsrf", "authenticity", "author", "not", "non", "nonmatching",
-     "invalid", "wrong", "dummy", "fake", "mock", "sample", "example"}
+    {
+        "public",
+        "pub",
+        "publishable",
+        "csrf",
+        "xsrf",
+        "authenticity",
+        "author",
+        "not",
+        "non",
+        "nonmatching",
+        "invalid",
+        "wrong",
+        "dummy",
+        "fake",
+        "mock",
+        "sample",
+        "example",
+    }
 )
 _GENERIC_KEY = frozenset(
-    """some other foreign primary schema sequence sort partition row column hash index map cache
-    lookup unique composite issuer ha entry object idempotency routing shard group dict item node
-    field i18n translation message registry state redis primary config hot short long ssh host
-    gpg pgp kms sign verify public pub my the a""".split()
+    [
+        "some",
+        "other",
+        "foreign",
+        "primary",
+        "schema",
+        "sequence",
+        "sort",
+        "partition",
+        "row",
+        "column",
+        "hash",
+        "index",
+        "map",
+        "cache",
+        "lookup",
+        "unique",
+        "composite",
+        "issuer",
+        "ha",
+        "entry",
+        "object",
+        "idempotency",
+        "routing",
+        "shard",
+        "group",
+        "dict",
+        "item",
+        "node",
+        "field",
+        "i18n",
+        "translation",
+        "message",
+        "registry",
+        "state",
+        "redis",
+        "primary",
+        "config",
+        "hot",
+        "short",
+        "long",
+        "ssh",
+        "host",
+        "gpg",
+        "pgp",
+        "kms",
+        "sign",
+        "verify",
+        "public",
+        "pub",
+        "my",
+        "the",
+        "a",
+    ]
 )
 _BOOLISH = frozenset(
-    "true false null none nil yes no on off undefined required optional string str bool int "
-    "bearer basic digest token password secret".split()
+    [
+        "true",
+        "false",
+        "null",
+        "none",
+        "nil",
+        "yes",
+        "no",
+        "on",
+        "off",
+        "undefined",
+        "required",
+        "optional",
+        "string",
+        "str",
+        "bool",
+        "int",
+        "bearer",
+        "basic",
+        "digest",
+        "token",
+        "password",
+        "secret",
+    ]
 )
 _DOTTED_REF = re.compile(r"[A-Za-z_$][\w$]{0,30}(?:\.[A-Za-z_$][\w$]{0,30})+(?:\(\))?")
 _CONST = re.compile(r"[A-Z][A-Z0-9]*(?:[_-][A-Z0-9]+)+")
@@ -83,7 +291,9 @@ def _name_class(ident: str) -> str | None:
     if words[-1] in _DENY_LAST:
         return None
     joined = "".join(words)
-    if any(p in w for w in words for p in _PASSWORD_PARTS) or any(w in _PASSWORD_WORDS for w in words):
+    if any(p in w for w in words for p in _PASSWORD_PARTS) or any(
+        w in _PASSWORD_WORDS for w in words
+    ):
         return "password"
     if any(p in joined for p in _TOKEN_PARTS) or any(w in _TOKEN_WORDS for w in words):
         return "token"
@@ -121,7 +331,7 @@ def _value_ok(value: str, cls: str, quoted: bool) -> bool:
     if quoted and (" = " in v or v.endswith((" ", " ="))):
         return False
     if quoted and " " in v:
-        return len(v) >= 10 and not _WORDS.fullmatch(v.replace(" ", "_")) or entropy(v) >= 3.5
+        return (len(v) >= 10 and not _WORDS.fullmatch(v.replace(" ", "_"))) or entropy(v) >= 3.5
     return looks_random(v, min_len=8, min_entropy=3.0)
 
 
@@ -141,7 +351,9 @@ def _value_at(text: str, pos: int, quote: str, op: str) -> tuple[int, int] | Non
     return (pos, end) if end > pos else None
 
 
-_REVERSED = re.compile(r"""(["'])([^"'\n]{1,512})\1[ \t]{0,8}(?:===?|!==?)[ \t]{0,8}([A-Za-z_$][\w.$]{0,80})""")
+_REVERSED = re.compile(
+    r"""(["'])([^"'\n]{1,512})\1[ \t]{0,8}(?:===?|!==?)[ \t]{0,8}([A-Za-z_$][\w.$]{0,80})"""
+)
 
 
 def _reversed(text: str) -> Iterator[Span]:

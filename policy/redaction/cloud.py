@@ -85,8 +85,7 @@ CLOUD = RuleSet(
         rule("alibaba_access_key", _B + r"LTAI[A-Za-z0-9]{20}" + _E, "LTAI", check=_real),
         rule(
             "yandex_key",
-            _B + r"(?:t1\.[A-Z0-9a-z_-]+[=]{0,2}\.[A-Z0-9a-z_-]{86}={0,2})"
-            + r"(?![\w-])",
+            _B + r"(?:t1\.[A-Z0-9a-z_-]+[=]{0,2}\.[A-Z0-9a-z_-]{86}={0,2})" + r"(?![\w-])",
             "t1.",
         ),
         rule(

@@ -54,7 +54,9 @@ class _Extra:
             try:
                 compiled.append((kind, re.compile(regex)))
             except re.error as exc:
-                raise ValueError(f"redaction pattern {kind!r} does not compile: {exc.msg}") from None
+                raise ValueError(
+                    f"redaction pattern {kind!r} does not compile: {exc.msg}"
+                ) from None
         self.patterns = tuple(compiled)
 
     def __call__(self, text: str, lowered: str) -> Iterator[Span]:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 from .base import Span
 
-__all__ = ["PII_DETECTORS", "PII_KINDS", "luhn_ok", "iban_ok"]
+__all__ = ["PII_DETECTORS", "PII_KINDS", "iban_ok", "luhn_ok"]
 
 PII_KINDS = frozenset({"email", "phone", "card", "iban", "ssn", "ip"})
 

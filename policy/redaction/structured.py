@@ -182,7 +182,9 @@ def kubernetes_secrets(text: str, lowered: str) -> Iterator[Span]:
         for item in _K8S_ITEM.finditer(text, pos, min(len(text), pos + 262144)):
             gap = text[pos : item.start()]
             if any(
-                line.strip() and len(line) - len(line.lstrip()) <= base and not line.lstrip().startswith("#")
+                line.strip()
+                and len(line) - len(line.lstrip()) <= base
+                and not line.lstrip().startswith("#")
                 for line in gap.split("\n")[1:]
             ):
                 break

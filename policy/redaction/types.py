@@ -30,7 +30,9 @@ class RedactionConfig:
     def __post_init__(self) -> None:
         unknown = self.pii - ALL_PII
         if unknown:
-            raise ValueError(f"unknown PII kinds: {sorted(unknown)}; expected some of {sorted(ALL_PII)}")
+            raise ValueError(
+                f"unknown PII kinds: {sorted(unknown)}; expected some of {sorted(ALL_PII)}"
+            )
         if self.max_input < 1024:
             raise ValueError("max_input must be at least 1024 characters")
         if not 0 <= self.window_overlap <= self.max_input // 2:

@@ -45,7 +45,19 @@ VCS = RuleSet(
             + r"|glrt-[\w-]{27,300}\.[\w]{2}[\w-]{7}"
             + r"|glptt-[\w-]{40}|gloas-[\w-]{64}|glagent-[\w-]{50,1024}|glimt-[\w-]{25}"
             + r"|GR1348941[\w-]{20,50})(?![\w.-])",
-            *"glpat- gldt- glft- glrt- glcbt- glffct- glsoat- glptt- gloas- glagent- glimt-".split(),
+            *[
+                "glpat-",
+                "gldt-",
+                "glft-",
+                "glrt-",
+                "glcbt-",
+                "glffct-",
+                "glsoat-",
+                "glptt-",
+                "gloas-",
+                "glagent-",
+                "glimt-",
+            ],
             "GR1348941",
             check=lambda v: _body_real(v) and not (v.startswith("GR") and v[9:].isdigit()),
         ),

@@ -67,7 +67,8 @@ def test_secret_in_exception_traceback_is_redacted(stream: io.StringIO) -> None:
 def test_secret_in_extra_fields_is_redacted(stream: io.StringIO) -> None:
     """Extra fields are redacted by value, and secret-named fields are replaced whole."""
     logging.getLogger("t").info(
-        "event", extra={"note": f"token {SECRET}", "password": "hunter2", "nested": {"api_key": "abc"}}
+        "event",
+        extra={"note": f"token {SECRET}", "password": "hunter2", "nested": {"api_key": "abc"}},
     )
     out = stream.getvalue()
     assert SECRET not in out
@@ -79,7 +80,9 @@ def test_secret_in_extra_fields_is_redacted(stream: io.StringIO) -> None:
 
 def test_log_event_writes_structured_fields(stream: io.StringIO) -> None:
     """log_event puts the event name in msg and the fields beside it, redacted."""
-    log_event(logging.getLogger("bot.run"), "run.finished", tool="disk_usage", exit_code=0, name=KNOWN)
+    log_event(
+        logging.getLogger("bot.run"), "run.finished", tool="disk_usage", exit_code=0, name=KNOWN
+    )
     line = _lines(stream)[0]
     assert line["msg"] == "run.finished"
     assert line["event"] == "run.finished"

@@ -9,17 +9,42 @@ from policy.redaction import RedactionConfig, Redactor
 R = Redactor(RedactionConfig(pii=frozenset()))
 
 FOUND = [
-    ("slack bot token", "SLACK=xoxb-781236542736-2364535789652-GkwFDQoHqzXDVsC6GzqYUypD", "GkwFDQoH", "slack_token"),
-    ("slack user token", "xoxp-41684372915-1320496754-45609968301-e708ba56e1517a99f6b5fb07349476ef", "e708ba56", "slack_token"),
-    ("slack legacy token", "xoxs-416843729158-132049654-5609968301-e708ba56e1", "e708ba56e1", "slack_token"),
+    (
+        "slack bot token",
+        "SLACK=xoxb-781236542736-2364535789652-GkwFDQoHqzXDVsC6GzqYUypD",
+        "GkwFDQoH",
+        "slack_token",
+    ),
+    (
+        "slack user token",
+        "xoxp-41684372915-1320496754-45609968301-e708ba56e1517a99f6b5fb07349476ef",
+        "e708ba56",
+        "slack_token",
+    ),
+    (
+        "slack legacy token",
+        "xoxs-416843729158-132049654-5609968301-e708ba56e1",
+        "e708ba56e1",
+        "slack_token",
+    ),
     (
         "slack webhook",
         "POST https://hooks.slack.com/services/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",
         "bJtrpFi1fO1JMCcwLx8uZyAg",
         "slack_webhook",
     ),
-    ("telegram bot token", "bot token 7213808860:AAH1bjqpKKW3maRSPAxzIU-0v6xNuq2-NjM ok", "AAH1bjqp", "telegram_bot_token"),
-    ("discord bot token", "MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ.ZnCjm1XVW7vRze4b7Cq4se7kKWs", "ZnCjm1XV", "discord_token"),
+    (
+        "telegram bot token",
+        "bot token 7213808860:AAH1bjqpKKW3maRSPAxzIU-0v6xNuq2-NjM ok",
+        "AAH1bjqp",
+        "telegram_bot_token",
+    ),
+    (
+        "discord bot token",
+        "MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ.ZnCjm1XVW7vRze4b7Cq4se7kKWs",
+        "ZnCjm1XV",
+        "discord_token",
+    ),
     (
         "teams webhook",
         "https://acme.webhook.office.com/webhookb2/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab@aa/IncomingWebhook/0123456789abcdef/xyz",
@@ -37,7 +62,9 @@ KEPT = [
 ]
 
 
-@pytest.mark.parametrize(("text", "secret", "kind"), [c[1:] for c in FOUND], ids=[c[0] for c in FOUND])
+@pytest.mark.parametrize(
+    ("text", "secret", "kind"), [c[1:] for c in FOUND], ids=[c[0] for c in FOUND]
+)
 def test_chat_credentials_are_redacted(text: str, secret: str, kind: str) -> None:
     """Every chat platform credential is replaced and typed."""
     result = R.redact(text)

@@ -17,7 +17,12 @@ FOUND = [
         "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ9r3Kx2Lm",
         None,
     ),
-    ("gcp api key", "url?key=AIza9cG1xIXyY4-qKXTSlXYmE3sCmSo1KaLEQOW", "AIza9cG1xIXyY4", "gcp_api_key"),
+    (
+        "gcp api key",
+        "url?key=AIza9cG1xIXyY4-qKXTSlXYmE3sCmSo1KaLEQOW",
+        "AIza9cG1xIXyY4",
+        "gcp_api_key",
+    ),
     (
         "azure client secret",
         "client_secret=bP88Q~rcBcYjzzOhg1Hnn76Wm3jGgakZiZ.8vMgR",
@@ -30,7 +35,12 @@ FOUND = [
         "lJzRc1YdHaAA2KCNJJ1tkYwF",
         None,
     ),
-    ("alibaba access key", "id LTAI5tGk8JvX2mQ9wRt7YpZa", "LTAI5tGk8JvX2mQ9wRt7YpZa", "alibaba_access_key"),
+    (
+        "alibaba access key",
+        "id LTAI5tGk8JvX2mQ9wRt7YpZa",
+        "LTAI5tGk8JvX2mQ9wRt7YpZa",
+        "alibaba_access_key",
+    ),
     (
         "digitalocean token",
         "dop_v1_" + "a3f1" * 16,
@@ -48,7 +58,9 @@ KEPT = [
 ]
 
 
-@pytest.mark.parametrize(("text", "secret", "kind"), [c[1:] for c in FOUND], ids=[c[0] for c in FOUND])
+@pytest.mark.parametrize(
+    ("text", "secret", "kind"), [c[1:] for c in FOUND], ids=[c[0] for c in FOUND]
+)
 def test_cloud_credentials_are_redacted(text: str, secret: str, kind: str | None) -> None:
     """Every cloud credential format is replaced and typed."""
     result = R.redact(text)

@@ -77,7 +77,12 @@ def test_bad_extra_pattern_names_the_pattern_not_the_text() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"pii": frozenset({"email", "dna"})}, {"max_input": 10}, {"window_overlap": -1}, {"placeholder": "***"}],
+    [
+        {"pii": frozenset({"email", "dna"})},
+        {"max_input": 10},
+        {"window_overlap": -1},
+        {"placeholder": "***"},
+    ],
     ids=["unknown pii kind", "tiny max_input", "negative overlap", "placeholder without kind"],
 )
 def test_invalid_config_is_rejected(kwargs: dict[str, object]) -> None:
@@ -88,7 +93,9 @@ def test_invalid_config_is_rejected(kwargs: dict[str, object]) -> None:
 
 def test_secrets_can_be_switched_off_but_known_values_stay() -> None:
     """With format detection off, known values are still redacted."""
-    r = Redactor(RedactionConfig(secrets=False, pii=frozenset()), known_secrets={"K": "known-value-1"})
+    r = Redactor(
+        RedactionConfig(secrets=False, pii=frozenset()), known_secrets={"K": "known-value-1"}
+    )
     assert r.redact_text(f"{TOKEN} known-value-1") == f"{TOKEN} [REDACTED:known_secret]"
 
 

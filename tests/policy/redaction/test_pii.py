@@ -47,7 +47,9 @@ KEPT = [
 ]
 
 
-@pytest.mark.parametrize(("text", "value", "kind"), [c[1:] for c in FOUND], ids=[c[0] for c in FOUND])
+@pytest.mark.parametrize(
+    ("text", "value", "kind"), [c[1:] for c in FOUND], ids=[c[0] for c in FOUND]
+)
 def test_pii_is_redacted(text: str, value: str, kind: str) -> None:
     """Each PII kind is replaced and typed."""
     result = R.redact(text)

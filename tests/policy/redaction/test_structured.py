@@ -25,10 +25,30 @@ FOUND = [
     ("jwt", f"token {JWT} end", "SflKxwRJ", "jwt"),
     ("pem private key", f"key:\n{PEM}\n", "MIIEpQIBAAKCAQEA", "private_key"),
     ("truncated pem private key", PEM.split("\nyxR5")[0] + "\n", "MIIEpQIBAAKCAQEA", "private_key"),
-    ("password in url", "postgres://app:s3cr3tP4ss@db.internal:5432/app", "s3cr3tP4ss", "url_password"),
-    ("bearer header", "Authorization: Bearer cfcabd11c7ed9a41b1a3e063c32d5114", "cfcabd11c7ed", None),
-    ("basic header", "-H 'Authorization: Basic YnJvd3Nlcjo6cGFzc3dvcmQxMjM='", "YnJvd3Nlcjo6", "auth_header"),
-    ("curl user password", "curl -u developer:yqDVtkqPECriaLRi https://x", "yqDVtkqPECriaLRi", "curl_password"),
+    (
+        "password in url",
+        "postgres://app:s3cr3tP4ss@db.internal:5432/app",
+        "s3cr3tP4ss",
+        "url_password",
+    ),
+    (
+        "bearer header",
+        "Authorization: Bearer cfcabd11c7ed9a41b1a3e063c32d5114",
+        "cfcabd11c7ed",
+        None,
+    ),
+    (
+        "basic header",
+        "-H 'Authorization: Basic YnJvd3Nlcjo6cGFzc3dvcmQxMjM='",
+        "YnJvd3Nlcjo6",
+        "auth_header",
+    ),
+    (
+        "curl user password",
+        "curl -u developer:yqDVtkqPECriaLRi https://x",
+        "yqDVtkqPECriaLRi",
+        "curl_password",
+    ),
     (
         "connection string",
         "Server=db;Database=app;User Id=sa;Password=Tr0ub4dor&3x;",
@@ -39,8 +59,14 @@ FOUND = [
 ]
 
 KEPT = [
-    ("pem with no key material", "-----BEGIN PRIVATE KEY-----\nanything\n-----END PRIVATE KEY-----"),
-    ("public key block", "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n-----END PUBLIC KEY-----"),
+    (
+        "pem with no key material",
+        "-----BEGIN PRIVATE KEY-----\nanything\n-----END PRIVATE KEY-----",
+    ),
+    (
+        "public key block",
+        "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n-----END PUBLIC KEY-----",
+    ),
     ("bearer placeholder", 'curl -H "Authorization: Bearer $API_KEY" https://x'),
     ("url without password", "https://user@example.com/path"),
     ("url with port", "https://url:8000 @something else"),
@@ -50,7 +76,9 @@ KEPT = [
 ]
 
 
-@pytest.mark.parametrize(("text", "secret", "kind"), [c[1:] for c in FOUND], ids=[c[0] for c in FOUND])
+@pytest.mark.parametrize(
+    ("text", "secret", "kind"), [c[1:] for c in FOUND], ids=[c[0] for c in FOUND]
+)
 def test_structured_credentials_are_redacted(text: str, secret: str, kind: str | None) -> None:
     """JWTs, keys, URL passwords, auth headers and K8s secret data are replaced."""
     result = R.redact(text)

@@ -9,7 +9,12 @@ from policy.redaction import RedactionConfig, Redactor
 R = Redactor(RedactionConfig(pii=frozenset()))
 
 FOUND = [
-    ("github pat", "git push https://ghp_wnhfq1g8i01xyjcei3hxqqstls4hwgb21n6x@github.com", "ghp_wnhfq1g8i01", "github_token"),
+    (
+        "github pat",
+        "git push https://ghp_wnhfq1g8i01xyjcei3hxqqstls4hwgb21n6x@github.com",
+        "ghp_wnhfq1g8i01",
+        "github_token",
+    ),
     ("github app token", "ghs_shfjboxosylq4rdxi34kpp82ucrpqq0306y0", "ghs_shfj", "github_token"),
     (
         "github fine grained pat",
@@ -21,7 +26,12 @@ FOUND = [
     ("gitlab runner token", "glrt-ejwvd21wqliugp422rjq", "glrt-ejwv", "gitlab_token"),
     ("gitlab runner registration", "GR13489412x2hytdi2lkt2sub9f8r", "GR1348941", "gitlab_token"),
     ("npm token", "npm_" + "a1B2c3D4e5" * 3 + "f6G7h8", "npm_a1B2", "npm_token"),
-    ("npmrc auth token", "//registry.npmjs.org/:_authToken=346a14f2-a672-4668-a892-956a462ab56e", "346a14f2", "npm_token"),
+    (
+        "npmrc auth token",
+        "//registry.npmjs.org/:_authToken=346a14f2-a672-4668-a892-956a462ab56e",
+        "346a14f2",
+        "npm_token",
+    ),
     ("pypi token", "pypi-AgEIcHlwaS5vcmc" + "Q2xZ9pLm3K" * 7, "pypi-AgEI", "pypi_token"),
 ]
 
@@ -34,7 +44,9 @@ KEPT = [
 ]
 
 
-@pytest.mark.parametrize(("text", "secret", "kind"), [c[1:] for c in FOUND], ids=[c[0] for c in FOUND])
+@pytest.mark.parametrize(
+    ("text", "secret", "kind"), [c[1:] for c in FOUND], ids=[c[0] for c in FOUND]
+)
 def test_vcs_tokens_are_redacted(text: str, secret: str, kind: str) -> None:
     """Every source-hosting token format is replaced and typed."""
     result = R.redact(text)
