@@ -34,6 +34,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from adapters.base import Handler, PlatformError
 from adapters.slack import convert
 from adapters.slack.endpoint import SignedEndpoint
+from adapters.slack.names import DisplayNames
 from bot.types import Address, Inbound, MessageRef, Outcome
 
 __all__ = ["SecurityHook", "SlackAdapter"]
@@ -103,6 +104,7 @@ class SlackAdapter:
         self._handler: Handler | None = None
         self._ws: convert.Workspace | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._names = DisplayNames(self.client)
         self._stopping = asyncio.Event()
         self.ready = asyncio.Event()
         self._register()
@@ -158,7 +160,7 @@ class SlackAdapter:
 
     async def _run_handler(self, handler: Handler, inbound: Inbound) -> None:
         try:
-            await handler(inbound)
+            await handler(await self._names(inbound))
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -294,27 +296,43 @@ class SlackAdapter:
     async def _send_private(
         self, to: Address, ctx: convert.ReplyContext, plan: convert.MessagePlan
     ) -> None:
+        """Only `to.user_id` may see these: response_url, else an ephemeral, else their DM."""
         url = ctx.response_url
-        if url and ctx.user_id == to.user_id and self._trusted_response_url(url):
-            hook = AsyncWebhookClient(url, retry_handlers=list(self._retry_handlers))
-            for message in plan.messages:
-                try:
-                    resp = await hook.send_dict(
-                        {"response_type": "ephemeral", "replace_original": False, **message}
-                    )
-                except (SlackClientError, aiohttp.ClientError, OSError) as exc:
-                    raise _platform_error("response_url", exc) from exc
-                if resp.status_code != 200:
-                    raise PlatformError(
-                        f"slack response_url failed with HTTP {resp.status_code}",
-                        platform="slack",
-                        retry_after=_retry_after(resp.headers) if resp.status_code == 429 else None,
-                    )
-            return
+        usable = bool(url) and ctx.user_id == to.user_id and self._trusted_response_url(url)
+        hook = (
+            AsyncWebhookClient(url, retry_handlers=list(self._retry_handlers)) if usable else None
+        )
+        dm = ""
         for message in plan.messages:
-            await self._call(
-                "chat.postEphemeral", channel=to.channel_id, user=to.user_id, **message
+            if hook is not None:
+                if await self._respond(hook, message):
+                    continue
+                hook = None  # expired (30 min, 5 uses) or refused: stop using it
+            if not dm:
+                try:
+                    await self._call(
+                        "chat.postEphemeral", channel=to.channel_id, user=to.user_id, **message
+                    )
+                    continue
+                except PlatformError as exc:
+                    if exc.retry_after is not None:
+                        raise
+                    log.info("slack ephemeral refused (%s); sending it as a DM instead", exc)
+                    dm = await self._open_dm(to.user_id)
+            await self._call("chat.postMessage", channel=dm, **_POST_FLAGS, **message)
+
+    async def _respond(self, hook: AsyncWebhookClient, message: Mapping[str, Any]) -> bool:
+        try:
+            resp = await hook.send_dict(
+                {"response_type": "ephemeral", "replace_original": False, **message}
             )
+        except (SlackClientError, aiohttp.ClientError, OSError) as exc:
+            log.info("slack response_url failed (%s); trying an ephemeral", type(exc).__name__)
+            return False
+        if resp.status_code != 200:
+            log.info("slack response_url answered HTTP %s; trying an ephemeral", resp.status_code)
+            return False
+        return True
 
     def _trusted_response_url(self, url: str) -> bool:
         parts = urlsplit(url)

@@ -41,6 +41,7 @@ async def test_dm_event_becomes_inbound_with_identity(running: Running) -> None:
     assert inbound.channel.key == "slack:T0HOME:DU1"
     assert inbound.channel.kind is ChannelKind.DM
     assert inbound.text == "run disk_usage path=<x> & more"
+    assert inbound.actor.display_name == "alice"
 
 
 async def test_bot_echo_is_ignored(running: Running) -> None:

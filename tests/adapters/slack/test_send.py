@@ -183,3 +183,29 @@ async def test_platform_error_is_raised(running: Running, channel: str, error: s
         await running.adapter.send(Outcome(to=running.home(channel_id=channel), text="x"))
     assert info.value.platform == "slack"
     assert info.value.retry_after is None
+
+
+async def test_expired_response_url_falls_back_to_ephemeral(running: Running) -> None:
+    """When the response URL is gone (30 min / 5 uses), the reply goes out as an ephemeral."""
+    ctx = ReplyContext(
+        response_url=f"{running.fake.base_url}/response/R-expired", channel_id=GENERAL, user_id="U1"
+    )
+    to = running.home(channel_id=GENERAL, user_id="U1", private=True, reply_context=ctx.encode())
+    await running.adapter.send(Outcome(to=to, text="late result"))
+    call = await running.fake.wait_for_call("chat.postEphemeral")
+    assert call.params["text"] == "late result"
+    assert not running.fake.state.responses
+
+
+async def test_refused_ephemeral_falls_back_to_dm(running: Running) -> None:
+    """Where an ephemeral cannot be shown, the private reply goes to the user's DM, never the channel."""
+    running.fake.add_channel("C0ELSEWHERE", members=("U2",))
+    to = running.home(channel_id="C0ELSEWHERE", user_id="U1", private=True)
+    await running.adapter.send(Outcome(to=to, text="for your eyes"))
+    refused = await running.fake.wait_for_call("chat.postEphemeral")
+    assert refused.error == "user_not_in_channel"
+    posted = await running.fake.wait_for_call("chat.postMessage")
+    assert posted.params["channel"] == "DU1"
+    assert all(
+        c.params["channel"] != "C0ELSEWHERE" for c in running.fake.calls_of("chat.postMessage")
+    )
