@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
@@ -25,7 +25,8 @@ Params = Sequence[Any]
 
 
 class Tx:
-    """Statements inside one open transaction (the caller already holds the lock)."""
+    """Statements run while holding the lock: autocommit under `locked()`, or inside
+    one transaction under `transaction()`."""
 
     def __init__(self, conn: aiosqlite.Connection, op: str) -> None:
         self._conn = conn
@@ -46,20 +47,6 @@ class Tx:
         with map_errors(self.op):
             cursor = await self._conn.execute(sql, params)
             return cursor.rowcount  # cursors need no close: sqlite3 finalizes them
-
-    async def insert(self, sql: str, params: Params = ()) -> int:
-        """Run one INSERT and return the new rowid."""
-        with map_errors(self.op):
-            cursor = await self._conn.execute(sql, params)
-            rowid = cursor.lastrowid
-        if rowid is None:  # pragma: no cover - sqlite always sets it after an INSERT
-            raise StorageError(f"{self.op}: insert returned no row id", op=self.op)
-        return rowid
-
-    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        """Run one statement once per parameter row."""
-        with map_errors(self.op):
-            await self._conn.executemany(sql, rows)
 
     async def begin(self) -> None:
         """Start a write transaction (rolling back any left open by an earlier failure)."""
@@ -137,11 +124,6 @@ class Sql:
         """Run one autocommit statement under the lock; return the changed-row count."""
         async with self.locked(op) as tx:
             return await tx.execute(sql, params)
-
-    async def insert(self, op: str, sql: str, params: Params = ()) -> int:
-        """Run one autocommit INSERT under the lock; return the new rowid."""
-        async with self.locked(op) as tx:
-            return await tx.insert(sql, params)
 
     async def close(self) -> None:
         """Close the connection (idempotent)."""

@@ -114,19 +114,22 @@ async def test_unserialisable_detail_is_refused(db: Database, now: datetime) -> 
     assert await db.audit.tail(10) == []
 
 
-async def test_failed_batch_stores_nothing(db: Database, db_path: Path, now: datetime) -> None:
+@pytest.mark.parametrize("size", [3, 600], ids=["one_statement", "several_statements"])
+async def test_failed_batch_stores_nothing(
+    db: Database, db_path: Path, now: datetime, size: int
+) -> None:
     """When one row of a batch is refused, no row of it is kept and the head does not move."""
     await db.audit.append(_event(now, 0))
     head = db.audit.head
     _tamper(
         db_path,
-        "CREATE TRIGGER refuse BEFORE INSERT ON audit_log WHEN NEW.event_id = 'ev-2'"
+        f"CREATE TRIGGER refuse BEFORE INSERT ON audit_log WHEN NEW.event_id = 'ev-{size - 1}'"
         " BEGIN SELECT RAISE(ABORT, 'refused'); END",
     )
     with pytest.raises(StorageError):
-        await db.audit.append_many([_event(now, 1), _event(now, 2), _event(now, 3)])
+        await db.audit.append_many([_event(now, i) for i in range(1, size + 1)])
     assert db.audit.head == head
-    assert [r.seq for r in await db.audit.tail(10)] == [1]
+    assert [r.seq for r in await db.audit.tail(1000)] == [1]
     _tamper(db_path, "DROP TRIGGER refuse")
     assert (await db.audit.append(_event(now, 4))).seq == 2
     assert (await db.audit.verify()).ok
