@@ -130,6 +130,7 @@ async def fake() -> AsyncIterator[FakeSlack]:
     server.add_channel(APPROVALS, members=("U1", "U2", "UADMIN", "UAPPR"))
     yield server
     await server.close()
+    assert not server.unacked(), "every Socket Mode envelope must be acknowledged"
 
 
 @pytest.fixture(params=["socket", "http"])
@@ -228,3 +229,4 @@ async def test_slack_end_to_end(bot: Bot) -> None:
     assert "<!channel>" not in dumped
     assert "<@U2>" not in dumped
     assert "&lt;!channel&gt;" in out.params["text"]
+    assert [(c.method, c.error) for c in fake.calls if not c.ok] == []

@@ -100,6 +100,7 @@ class FakeSlack:
         self.state = _State()
         self.calls: list[Call] = []
         self.acks: dict[str, Any] = {}
+        self.envelopes: list[str] = []
         self.connections = 0
         self._counter = itertools.count(1)
         self._inject: dict[str, deque[tuple[str, Any]]] = defaultdict(deque)
@@ -472,7 +473,12 @@ class FakeSlack:
             envelope["retry_attempt"] = retry_attempt or 0
             envelope["retry_reason"] = "timeout" if retry_attempt else ""
         await self._sockets[-1].send_json(envelope)
+        self.envelopes.append(envelope_id)
         return envelope_id
+
+    def unacked(self) -> list[str]:
+        """Envelopes sent but never acknowledged (Slack would redeliver them)."""
+        return [e for e in self.envelopes if e not in self.acks]
 
     async def wait_ack(self, envelope_id: str, timeout: float = 3) -> Any:
         """The ack payload (None when the ack had none); TimeoutError if never acked."""

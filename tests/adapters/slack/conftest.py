@@ -103,6 +103,7 @@ async def fake() -> AsyncIterator[FakeSlack]:
     server.add_channel(GENERAL, members=("U1", "U2", "UX"))
     yield server
     await server.close()
+    assert not server.unacked(), "every Socket Mode envelope must be acknowledged"
 
 
 async def start_adapter(fake: FakeSlack, mode: str, **overrides: Any) -> Running:
