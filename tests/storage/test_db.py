@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
 import stat
+import struct
 from pathlib import Path
 
 import aiosqlite
@@ -224,3 +227,39 @@ async def test_unwritable_location_raises_storage_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(StorageError, match="cannot prepare"):
         await Database.open(blocker / "sub" / "db.sqlite")
+
+
+_FS_IOC_GETFLAGS, _FS_IOC_SETFLAGS, _FS_IMMUTABLE_FL = 0x80086601, 0x40086602, 0x10
+
+
+def _set_read_only(path: Path, on: bool) -> None:
+    """Make a file unwritable: mode bits for a normal user, the immutable flag for root."""
+    if os.geteuid() != 0:
+        path.chmod(0o400 if on else 0o600)
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        (flags,) = struct.unpack("i", fcntl.ioctl(fd, _FS_IOC_GETFLAGS, struct.pack("i", 0)))
+        flags = flags | _FS_IMMUTABLE_FL if on else flags & ~_FS_IMMUTABLE_FL
+        fcntl.ioctl(fd, _FS_IOC_SETFLAGS, struct.pack("i", flags))
+    finally:
+        os.close(fd)
+
+
+async def test_read_only_file_raises_storage_error(db_path: Path) -> None:
+    """Writing to a database file that became read-only raises StorageError, reads still work."""
+    db = await Database.open(db_path)
+    await db.settings.set("k", 1, by="t", now=NOW)
+    await db.close()
+    _set_read_only(db_path, True)
+    try:
+        db = await Database.open(db_path)
+        try:
+            assert await db.settings.get("k") == 1
+            with pytest.raises(StorageError) as info:
+                await db.idempotency.claim("e1", NOW)
+            assert info.value.code == "SQLITE_READONLY"
+        finally:
+            await db.close()
+    finally:
+        _set_read_only(db_path, False)
