@@ -69,8 +69,9 @@ def bwrap_argv(
     inner: list[str],
     *,
     extra_ro_binds: tuple[str, ...] = (),
+    prlimit: bool = True,
 ) -> list[str]:
-    """The full argv: bwrap, its options, then ``prlimit ... -- inner``."""
+    """The full argv: bwrap, its options, then ``prlimit ... -- inner`` (or just ``inner``)."""
     argv = [
         bwrap,
         "--unshare-user", "--unshare-all", "--disable-userns",
@@ -97,7 +98,7 @@ def bwrap_argv(
         "--seccomp", str(fds.seccomp),
         "--info-fd", str(fds.info),
         "--",
-        *limits.prlimit_argv(),
+        *(limits.prlimit_argv() if prlimit else []),
         *inner,
     ]  # fmt: skip
     return argv

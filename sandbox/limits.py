@@ -73,6 +73,10 @@ class Limits:
             resource.RLIMIT_CORE: (0, 0),
         }
 
+    def rlimit_spec(self) -> str:
+        """The rlimits as ``res:soft:hard,...`` for the snippet wrapper."""
+        return ",".join(f"{res}:{soft}:{hard}" for res, (soft, hard) in self.rlimits().items())
+
     def prlimit_argv(self) -> list[str]:
         """The ``prlimit`` prefix that applies these rlimits and then execs the command."""
         return [

@@ -182,7 +182,20 @@ class Sandbox:
             for path in planted:
                 with contextlib.suppress(OSError):
                     os.unlink(path)
-        return _probe_checks(outcome, handle, limits, weak=weak)
+        checks = _probe_checks(outcome, handle, limits, weak=weak)
+        if all(c.passed for c in checks):
+            checks.append(await self._argv_probe(limits, weak=weak))
+        return checks
+
+    async def _argv_probe(self, limits: Limits, *, weak: bool) -> Check:
+        """Run a plain command and check the rlimits it gets (commands use prlimit)."""
+        spec = RunSpec(run_id=f"selftest-argv-{_secrets.token_hex(4)}", argv=selftest.ARGV_PROBE,
+                       limits=limits, requested_by="sandbox:selftest", tool="selftest")  # fmt: skip
+        try:
+            outcome, _ = await self._execute(spec, weak=weak)
+        except (OSError, SandboxUnavailable) as exc:
+            return Check(name="rlimits_argv", passed=False, detail=f"failed to start: {exc}")
+        return selftest.evaluate_argv_limits(outcome.stdout.decode("ascii", "replace"), limits)
 
     # -- runs ----------------------------------------------------------------------------------
 
@@ -272,11 +285,14 @@ class Sandbox:
                              snippet=snippet_fd)  # fmt: skip
         inner = (
             list(spec.argv) if spec.python is None
-            else python_argv(cfg.python_path, bwrap.SNIPPET_PATH, spec.allowed_modules, spec.args)
+            else python_argv(
+                cfg.python_path, bwrap.SNIPPET_PATH, spec.allowed_modules, spec.args, limits
+            )
         )  # fmt: skip
         request = SpawnRequest(
             argv=bwrap.bwrap_argv(cfg.bwrap_path, limits, fds, inner,
-                                  extra_ro_binds=cfg.extra_ro_binds),
+                                  extra_ro_binds=cfg.extra_ro_binds,
+                                  prlimit=spec.python is None),
             env=run_env(cfg, spec.secrets, home=WORKSPACE), cwd="/", pass_fds=fds.all(),
             info_fd=info_r, identity=identity, limits=limits, stdin=spec.stdin,
             first_poll=cfg.watchdog_first_poll, poll_interval=cfg.watchdog_interval,
@@ -292,15 +308,15 @@ class Sandbox:
         try:
             if identity.switch:
                 os.chown(workdir, identity.uid, identity.gid)
-            inner = list(spec.argv)
+            inner = [*limits.prlimit_argv(), *spec.argv]
             if spec.python is not None:
                 path = os.path.join(workdir, ".snippet.py")
                 _write_new(path, spec.python.encode())
                 if identity.switch:
                     os.chown(path, identity.uid, identity.gid)
-                inner = python_argv(cfg.python_path, path, spec.allowed_modules, spec.args)
+                inner = python_argv(cfg.python_path, path, spec.allowed_modules, spec.args, limits)
             request = SpawnRequest(
-                argv=[*limits.prlimit_argv(), *inner], env=run_env(cfg, spec.secrets, home=workdir),
+                argv=inner, env=run_env(cfg, spec.secrets, home=workdir),
                 cwd=workdir, pass_fds=(), info_fd=None, identity=identity, limits=limits,
                 stdin=spec.stdin, first_poll=cfg.watchdog_first_poll,
                 poll_interval=cfg.watchdog_interval,

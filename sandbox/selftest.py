@@ -12,6 +12,8 @@ verifies that nothing of the run is left. Weak mode checks only what weak mode p
 from __future__ import annotations
 
 import json
+import re
+import resource
 from collections.abc import Mapping
 
 from sandbox.env import ALLOWED_ENV_KEYS
@@ -160,3 +162,27 @@ def evaluate(
     if weak:
         checks = [c for c in checks if c.name not in _STRICT_ONLY]
     return checks
+
+
+ARGV_PROBE = ("/usr/bin/cat", "/proc/self/limits")
+_LIMIT_NAMES = {
+    "Max cpu time": resource.RLIMIT_CPU,
+    "Max file size": resource.RLIMIT_FSIZE,
+    "Max processes": resource.RLIMIT_NPROC,
+    "Max open files": resource.RLIMIT_NOFILE,
+    "Max address space": resource.RLIMIT_AS,
+    "Max core file size": resource.RLIMIT_CORE,
+}
+_LIMIT_LINE = re.compile(r"^(Max [a-z ]+?)\s{2,}(\S+)\s+(\S+)", re.MULTILINE)
+
+
+def evaluate_argv_limits(text: str, limits: Limits) -> Check:
+    """Check the rlimits a plain command (``cat /proc/self/limits``) runs under."""
+    seen: dict[int, tuple[int, int]] = {}
+    for name, soft, hard in _LIMIT_LINE.findall(text):
+        res = _LIMIT_NAMES.get(name)
+        if res is not None and soft.isdigit() and hard.isdigit():
+            seen[res] = (int(soft), int(hard))
+    expected = limits.rlimits()
+    ok = seen == expected
+    return _check("rlimits_argv", ok, "in force" if ok else f"got {sorted(seen.items())}")

@@ -1,7 +1,8 @@
 """Running a Python snippet: the interpreter command line and the small wrapper it executes.
 
-The snippet runs as ``python3 -I -c WRAPPER SNIPPET_FILE ALLOWED [args...]`` inside the same
-sandbox as any command. The wrapper reads the snippet from a read-only file, sets
+The snippet runs as ``python3 -I -S -c WRAPPER SNIPPET_FILE ALLOWED RLIMITS [args...]`` inside
+the same sandbox as any command. The wrapper applies the run's rlimits to itself (instead of a
+``prlimit`` exec), reads the snippet from a read-only file, sets
 ``sys.argv = ["<snippet>", *args]`` and, when ``allowed_modules`` is given, installs an import
 guard before executing it:
 
@@ -16,14 +17,27 @@ reach modules that are already loaded. The containment boundary is the sandbox i
 
 from __future__ import annotations
 
+from sandbox.limits import Limits
+
+# -I: isolated (no env vars, no user site, no cwd on sys.path); -S: no site module (faster start,
+# no dist-packages); the wrapper restores exit()/quit().
+PYTHON_FLAGS = ("-I", "-S")
+
 WRAPPER = r"""
 import builtins, sys
 def _fd_main():
-    path, allowed = sys.argv[1], sys.argv[2]
+    path, allowed, limits = sys.argv[1], sys.argv[2], sys.argv[3]
+    if limits:
+        import resource
+        for item in limits.split(","):
+            res, soft, hard = (int(x) for x in item.split(":"))
+            resource.setrlimit(res, (soft, hard))
+    if not hasattr(builtins, "exit"):
+        builtins.exit = builtins.quit = sys.exit
     with open(path, encoding="utf-8") as fh:
         source = fh.read()
     code = compile(source, "<snippet>", "exec")
-    sys.argv = ["<snippet>", *sys.argv[3:]]
+    sys.argv = ["<snippet>", *sys.argv[4:]]
     if allowed != "*":
         _fd_guard(frozenset(filter(None, allowed.split(","))))
     namespace = {"__name__": "__main__", "__builtins__": builtins, "__doc__": None}
@@ -44,8 +58,11 @@ def _fd_guard(allowed):
             return False
         module = modules.get(name)
         filename = frame.f_code.co_filename
-        return (module is not None and getattr(module, "__dict__", None) is frame.f_globals
-                and filename.startswith("/") and filename == getattr(module, "__file__", None))
+        if module is None or getattr(module, "__dict__", None) is not frame.f_globals:
+            return False
+        if filename == "<frozen %s>" % name:
+            return True
+        return filename.startswith("/") and filename == getattr(module, "__file__", None)
 
     def check(name, frame):
         top = name.partition(".")[0]
@@ -78,8 +95,18 @@ _fd_main()
 """
 
 
-def python_argv(python: str, snippet_path: str, allowed_modules: tuple[str, ...] | None,
-                args: tuple[str, ...]) -> list[str]:  # fmt: skip
-    """The interpreter command line for a snippet stored at ``snippet_path``."""
+def python_argv(
+    python: str,
+    snippet_path: str,
+    allowed_modules: tuple[str, ...] | None,
+    args: tuple[str, ...],
+    limits: Limits | None,
+) -> list[str]:
+    """The interpreter command line for a snippet stored at ``snippet_path``.
+
+    With ``limits`` the wrapper applies the rlimits itself before reading the snippet (saving
+    the ``prlimit`` exec); the interpreter's own start-up is the only code that runs before.
+    """
     allowed = "*" if allowed_modules is None else ",".join(allowed_modules)
-    return [python, "-I", "-c", WRAPPER, snippet_path, allowed, *args]
+    rlimits = "" if limits is None else limits.rlimit_spec()
+    return [python, *PYTHON_FLAGS, "-c", WRAPPER, snippet_path, allowed, rlimits, *args]

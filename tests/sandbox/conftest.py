@@ -14,20 +14,46 @@ SANDBOX_UID = 65534
 FAST = Limits(wall_seconds=3.0, cpu_seconds=2, output_bytes=64 * 1024)
 
 
-def processes_of_uid(uid: int) -> list[int]:
-    """Pids of live (non-zombie) processes whose real uid is ``uid``."""
+def _status(pid: int) -> dict[str, str]:
+    """Fields of /proc/<pid>/status (empty when the process is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return {}
+    return {
+        k: v.strip() for k, v in (line.split(":", 1) for line in text.splitlines() if ":" in line)
+    }
+
+
+def _descends_from(pid: int, ancestor: int) -> bool:
+    """True when ``ancestor`` is on the parent chain of ``pid``."""
+    seen = 0
+    while pid > 1 and seen < 256:
+        if pid == ancestor:
+            return True
+        pid = int(_status(pid).get("PPid", "0"))
+        seen += 1
+    return False
+
+
+def processes_of_uid(uid: int, *, ours_only: bool = True) -> list[int]:
+    """Pids of live (non-zombie) processes whose real uid is ``uid``.
+
+    With ``ours_only`` only descendants of this test process count (the sandbox makes the bot a
+    child subreaper, so a run's orphans and daemons stay below it), which keeps the scan exact
+    even when other test suites use the sandbox uid at the same time.
+    """
+    me = os.getpid()
     found = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
-        try:
-            status = Path(f"/proc/{name}/status").read_text()
-        except OSError:
+        fields = _status(int(name))
+        if not fields or fields.get("State", "").startswith(("Z", "X")):
             continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if fields.get("State", "").strip().startswith(("Z", "X")):
+        if int(fields.get("Uid", "-1").split()[0]) != uid:
             continue
-        if int(fields.get("Uid", "-1").split()[0]) == uid:
+        if not ours_only or _descends_from(int(name), me):
             found.append(int(name))
     return found
 

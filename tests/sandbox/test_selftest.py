@@ -21,7 +21,7 @@ EXPECTED_CHECKS = {
     "identity", "prlimit", "python", "bwrap", "bwrap_version", "start", "seccomp", "no_new_privs",
     "capabilities", "network", "inet_socket", "pid_namespace", "nested_userns", "ptrace",
     "read_only_root", "clean_env", "env_canary", "file_canary", "workspace_writable", "rlimits",
-    "unprivileged", "teardown",
+    "unprivileged", "teardown", "rlimits_argv",
 }  # fmt: skip
 
 
