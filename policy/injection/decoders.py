@@ -19,6 +19,8 @@ import quopri
 import re
 import urllib.parse
 
+from policy.injection.normalize import suspect_lines
+
 __all__ = ["decode_payloads", "readable", "reverse_text", "rot13"]
 
 _B64 = re.compile(r"[A-Za-z0-9+/_\-]{16,}={0,2}")
@@ -30,6 +32,10 @@ _PCT = re.compile(r"%[0-9a-fA-F]{2}")
 _QP = re.compile(r"=[0-9A-F]{2}")
 _ENT = re.compile(r"&#?\w{1,8};")
 _ESC = re.compile(r"\\(?:u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2})")
+_HEX_HINT = re.compile(r"[0-9a-fA-F]{20}")
+_HEX_SPACED_HINT = re.compile(r"[0-9a-fA-F]{2}[ :,\-][0-9a-fA-F]{2}[ :,\-][0-9a-fA-F]{2}[ :,\-]")
+_A85 = re.compile(r"<~[!-u\s]{10,}~>")
+_B85 = re.compile(r"[0-9A-Za-z!#$%&()*+\-;<=>?@^_`{|}~]{30,}")
 _HEXSEP = re.compile(r"[ :,\-]")
 
 _MORSE_TABLE = dict(
@@ -135,17 +141,14 @@ def _segments(text: str) -> list[tuple[str, str]]:
     if len(text) >= 16:
         for m in _B64.finditer(text):
             seg = m.group()
-            if seg.isalpha() and (seg.islower() or seg.isupper()):
-                continue  # a plain long word, not base64
+            if seg.lower() == seg:
+                continue  # an identifier or a word, not base64 (base64 mixes cases)
+            if seg.upper() == seg:
+                continue  # base32 or a constant: the base32 pass below reads it
             raw = _b64(seg)
             dec = readable(raw) if raw else None
             if dec:
                 found.append(("base64", dec))
-            elif seg.isupper() or seg.rstrip("=").isupper():
-                raw = _b32(seg)
-                dec = readable(raw) if raw else None
-                if dec:
-                    found.append(("base32", dec))
             if len(found) >= MAX_SEGMENTS:
                 return found
         if _B32.search(text):
@@ -154,14 +157,35 @@ def _segments(text: str) -> list[tuple[str, str]]:
                 dec = readable(raw) if raw else None
                 if dec and ("base32", dec) not in found:
                     found.append(("base32", dec))
-        for m in _HEX.finditer(text):
+        hexy = _HEX_HINT.search(text) or _HEX_SPACED_HINT.search(text)
+        for m in _HEX.finditer(text) if hexy else ():
             hexs = _HEXSEP.sub("", m.group())
             if len(hexs) % 2:
                 hexs = hexs[:-1]
             dec = readable(bytes.fromhex(hexs))
             if dec:
                 found.append(("hex", dec))
-    if "0" in text and "1" in text:
+    if "<~" in text:
+        for m in _A85.finditer(text):
+            try:
+                raw = base64.a85decode(m.group(), adobe=True, ignorechars=" \t\n\r")
+            except ValueError:
+                continue
+            dec = readable(raw)
+            if dec:
+                found.append(("ascii85", dec))
+    for m in _B85.finditer(text) if len(text) >= 30 else ():
+        seg = m.group()
+        if sum(1 for c in seg[:64] if not c.isalnum()) < 4 or len(found) >= MAX_SEGMENTS:
+            continue
+        try:
+            raw = base64.b85decode(seg[: len(seg) - len(seg) % 5])
+        except ValueError:
+            continue
+        dec = readable(raw)
+        if dec:
+            found.append(("base85", dec))
+    if "01100" in text or "01110" in text or "01000" in text:
         for m in _BIN.finditer(text):
             bits = m.group().replace(" ", "")
             raw = int(bits, 2).to_bytes(len(bits) // 8, "big")
@@ -182,10 +206,8 @@ def _escapes(m: re.Match[str]) -> str:
 
 
 def _only(text: str, regex: re.Pattern[str]) -> str:
-    """Return the lines of a long text with at least three escapes of one kind."""
-    if len(text) <= LONG:
-        return text
-    return "\n".join(line for line in text.split("\n") if len(regex.findall(line)) >= 3)
+    """Return the lines of a long text that carry an escape of one kind."""
+    return suspect_lines(text, regex)
 
 
 def _whole(text: str) -> list[tuple[str, str]]:

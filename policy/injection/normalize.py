@@ -21,6 +21,7 @@ _INVISIBLE = (
     "\u206a\u206b\u206c\u206d\u206e\u206f\u3164\ufeff\uffa0"
 )
 _DROP = dict.fromkeys(map(ord, _INVISIBLE))
+_INVISIBLE_RE = re.compile(f"[{_INVISIBLE}]")
 _TAGS = re.compile("[\U000e0000-\U000e007f]")
 _MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
@@ -30,7 +31,8 @@ _HOMOGLYPHS = str.maketrans(
     "aeopcxyikjsdqwhlbmhtbgaeoptuvikxcji",
 )
 _NON_LATIN = re.compile("[\u0370-\u03ff\u0400-\u04ff\u0131]")
-_MIXED = re.compile(r"\b(?=\w*[a-z])(?=\w*[\u0370-\u03ff\u0400-\u04ff])\w+")
+# A Latin letter next to a Greek or Cyrillic one: a word that mixes scripts.
+_MIXED = re.compile("[a-z][\u0370-\u03ff\u0400-\u04ff]|[\u0370-\u03ff\u0400-\u04ff][a-z]")
 
 _LEET = str.maketrans(
     {
@@ -47,12 +49,12 @@ _LEET = str.maketrans(
         "8": "b",
     }
 )
-_LEET_HINT = re.compile(r"[a-z][0134578@$!|][a-z0134578@$!|]*[a-z]|[0134578@$][a-z]{2}")
+_LEET_HINT = re.compile(r"[a-z][0134578@$][a-z]")
 _WORD = re.compile(r"\w+")
 # A run of at least four single characters, each followed by a separator.
 _WIDE = re.compile(r" {2,}")
 _SINGLE = re.compile(r"(?<=\S) (?=\S)")
-_SPACED = re.compile(r"(?:\b\w[ ._*\-/]{1,3}){4,}\w\b")
+_SPACED = re.compile(r"(?:\w[ ._*\-/]{1,3}){4,}\w\b")
 
 
 def canonical(text: str) -> tuple[str, int, bool]:
@@ -61,7 +63,7 @@ def canonical(text: str) -> tuple[str, int, bool]:
     if text.isascii():
         return text.lower(), 0, False
     norm = unicodedata.normalize("NFKD", text)
-    stripped = norm.translate(_DROP)
+    stripped = _INVISIBLE_RE.sub("", norm)
     hidden = len(norm) - len(stripped) - norm.count("\u200d")  # ZWJ joins emoji
     tags = _TAGS.search(stripped) is not None
     if tags:
@@ -84,7 +86,7 @@ def _untag(m: re.Match[str]) -> str:
 
 def visible(text: str) -> str:
     """Return text without its invisible characters (case and encoding kept, for decoders)."""
-    return _TAGS.sub("", text.translate(_DROP))
+    return _TAGS.sub("", _INVISIBLE_RE.sub("", text))
 
 
 def words(text: str) -> list[str]:
@@ -123,7 +125,16 @@ def suspect_lines(text: str, regex: re.Pattern[str]) -> str:
     """Return the lines of text on which regex matches, joined; the text itself if short."""
     if len(text) <= LONG:
         return text
-    return "\n".join(line for line in text.split("\n") if regex.search(line))
+    lines: list[str] = []
+    end = -1
+    for m in regex.finditer(text):
+        if m.start() <= end:
+            continue
+        start = text.rfind("\n", 0, m.start()) + 1
+        end = text.find("\n", m.end())
+        end = len(text) if end < 0 else end
+        lines.append(text[start:end])
+    return "\n".join(lines)
 
 
 def variants(text: str, sig: Signals) -> list[tuple[str, str]]:

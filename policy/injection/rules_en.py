@@ -21,11 +21,13 @@ OVERRIDE_VERB = (
 ANY_QUAL = r"\b(?:all|any|every|each)\b"
 STRONG_QUAL = (
     r"\b(?:previous|prior|preceding|above|earlier|initial|original|former|foregoing|old|"
-    r"your|system|safety|default|pre-?programmed|built-?in|current|existing|given)\b"
+    r"your|system|safety|default|pre-?programmed|built-?in|current|existing|given|content|"
+    r"operator'?s?|confidentiality|developer'?s?)\b"
 )
 ORDERS = (
     r"\b(?:instructions?|directives?|directions|prompts?|guidelines|guardrails|programming|"
-    r"constraints|restrictions|rules|policies|safeguards|commands|orders|context|training|"
+    r"constraints|restrictions|rules|policy|policies|safeguards|commands|orders|context|"
+    r"training|"
     r"conditioning|limitations|filters|ethics|morals|principles|parameters|messages|text)\b"
 )
 CORE_ORDERS = r"\b(?:instructions?|directives?|directions|prompts?|guidelines|programming)\b"

@@ -166,7 +166,9 @@ DESTRUCTIVE = rule_table(
 
 SECRETS = (
     r"(?:secrets|credentials|passwords|api[ _-]?keys|tokens|ssh keys|private keys|\.env|"
-    r"/etc/shadow|/etc/passwd|env vars|environment variables|session cookies|the database)"
+    r"/etc/shadow|/etc/passwd|env vars|environment variables|session cookies|the database|"
+    r"customer (?:list|data|emails|records|database)|(?:order|user|client|personal|private) "
+    r"(?:data|records|list)|donnees clients|kundendaten|datos de (?:los )?clientes)"
 )
 
 EXFILTRATION = rule_table(

@@ -159,7 +159,9 @@ INTL_EXTRACTION = rule_table(
 NO_LIMITS = (
     r"\b(?:ohne (?:jegliche |jede |alle |irgendwelche )?(?:einschrankung\w*|regeln|filter|"
     r"zensur|grenzen|moral|ethik)|(?:es gibt )?keine (?:regeln|einschrankungen|grenzen|"
-    r"filter|zensur) mehr|plus (?:aucune|de) (?:regles?|restrictions?|limites?)|"
+    r"filter|zensur) mehr|(?:hast du|gibt es|hast) keine (?:regeln|grenzen|einschrankungen)|"
+    r"(?:befolgst|folgst|beachtest) keine (?:richtlinien|regeln|anweisungen)|uneingeschrankt|"
+    r"gelten (?:hier )?nicht|nicht gelten|ohne einschraenkung\w*|plus (?:aucune|de) (?:regles?|restrictions?|limites?)|"
     r"ya no (?:hay|tienes) (?:reglas|restricciones|limites)|non (?:ci sono piu|hai piu) "
     r"(?:regole|restrizioni|limiti)|nao (?:ha mais|tem mais) (?:regras|restricoes|limites)|"
     r"geen (?:regels|beperkingen) meer|nie ma (?:juz )?(?:zadnych )?(?:zasad|ograniczen)|"
@@ -176,7 +178,8 @@ INTL_ROLEPLAY = rule_table(
     [
         (
             2,
-            "ohne keine sans plus sin ya senza non sem nao zonder geen bez nie без больше",
+            "ohne keine sans plus sin ya senza non sem nao zonder geen bez nie без больше "
+            "hast gibt befo folg beac unei gelt nich",
             NO_LIMITS,
         ),
         (

@@ -14,7 +14,8 @@ __all__ = ["EXTRACTION", "ROLEPLAY"]
 G = r"[^.\n]{0,40}?"
 LIMITS = (
     r"(?:restrictions?|limitations?|limits|guidelines|filters?|filtering|constraints|"
-    r"boundaries|censorship|policies|rules|morals|ethics|principles|safeguards|guardrails)"
+    r"boundaries|censorship|policy|policies|rules|morals|ethics|principles|safeguards|"
+    r"guardrails)"
 )
 
 ROLEPLAY = rule_table(
@@ -25,8 +26,8 @@ ROLEPLAY = rule_table(
             4,
             "dan",
             r"\bdan(?:'s)? (?:mode|prompt|jailbreak|persona|v?\d{1,2}\.\d)\b|"
-            r"\b(?:as|be|called|named|am|are|is) dan\b[^.\n]{0,30}\b(?:which|who|that|stands|"
-            r"can|will|has|does)\b|\[dan\]|\bdan:",
+            r"\b(?:as|be|called|named|am|are|is)(?: now)? dan\b[^.\n]{0,30}\b(?:which|who|that|"
+            r"stands|can|will|has|have|does|and)\b|\[dan\]|\bdan:",
         ),
         (
             4,
@@ -298,7 +299,7 @@ ROLEPLAY = rule_table(
 REVEAL = (
     r"\b(?:reveal|show|print|output|display|repeat|tell me|give me|share|dump|leak|expose|"
     r"write (?:out|down)|list|provide|recite|disclose|spell out|translate|encode|summari[sz]e|"
-    r"paste|copy|return|echo|what (?:is|are|was|were)|read (?:me|back|out))\b"
+    r"paste|copy|return|echo|what (?:is|are|was|were)|read (?:me|back|out))(?:s|ing|ed)?\b"
 )
 HIDDEN_PROMPT = (
     r"\b(?:system ?prompt|system message|system instructions|initial (?:prompt|instructions)|"
@@ -316,7 +317,7 @@ EXTRACTION = rule_table(
             4,
             "revea show print outpu displ repea tell give share dump leak expos write list "
             "provi recit discl spell trans encod summa paste copy retur echo what read",
-            REVEAL + r"[^.\n]{0,40}?" + HIDDEN_PROMPT,
+            REVEAL + r"[^.\n]{0,60}?" + HIDDEN_PROMPT,
         ),
         (1, "syste initi origi hidde pre prepr devel meta start secre", HIDDEN_PROMPT),
         (

@@ -1,10 +1,12 @@
 """Compiled detection rules with a word-prefix index, so a text runs only the rules it could match.
 
 A rule belongs to a check family, weighs 1 (weak), 2 (medium), 4 (strong) or 7
-(critical), and names anchors: words whose first four letters must occur in the
-text (or, written "=literal", a substring that must occur) before its regex is
-tried. The index maps each anchor key to its rules; matching a text costs one
-word tokenisation, a few dict look-ups and the regexes of the rules it selects.
+(critical), and has anchors: words whose first four letters must occur in the text
+(or, written "=literal", a substring that must occur) before its regex is tried.
+Where a pattern starts with a group of literal words, those words become its
+anchors and the rule is "head-anchored": on a long text it is tried only with
+`match` at the start of each anchor occurrence; other rules search a span around
+each occurrence. Either way the cost follows the anchors, not the text's length.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from policy.injection.normalize import fold_pattern
 __all__ = ["KEY_LEN", "Rule", "RuleSet", "key_of", "rule_table"]
 
 KEY_LEN = 4
-BEFORE = 200  # characters read before an anchor word in a long text
+BEFORE = 200  # characters read before an anchor word of a rule that is not head-anchored
 AFTER = 500  # and after it
+_META = set("[](){}.*+?|^$\\")
+_WORD = re.compile(r"\w+")
 
 
 def key_of(word: str) -> str:
@@ -38,6 +42,7 @@ class Rule:
     literals: tuple[str, ...]
     regex: re.Pattern[str]
     boundary: bool = False  # the pattern began with \b, checked after matching (faster)
+    head: bool = False  # every match starts with one of the anchor words
 
     def fires(self, text: str) -> bool:
         """Return whether the rule matches text (starting at a word boundary if it must)."""
@@ -50,36 +55,10 @@ class Rule:
         return False
 
 
-def rule_table(check: str, rows: Iterable[tuple[float, str, str]], prefix: str = "") -> list[Rule]:
-    """Compile (weight, anchors, regex) rows of one check into Rules named check:prefixN."""
-    rules = []
-    for i, (weight, anchors, pattern) in enumerate(rows):
-        parts = anchors.split()
-        keys = tuple(sorted({key_of(fold_pattern(a)) for a in parts if not a.startswith("=")}))
-        literals = tuple(a[1:] for a in parts if a.startswith("="))
-        pattern = fold_pattern(pattern)
-        # sre skips ahead quickly only when a pattern starts with literals, not with \b.
-        boundary = pattern.startswith("\\b") and "|" not in _top_level(pattern)
-        if boundary:
-            pattern = pattern[2:]
-        rules.append(
-            Rule(
-                name=f"{check}:{prefix}{i}",
-                check=check,
-                weight=weight,
-                keys=keys,
-                literals=literals,
-                regex=re.compile(pattern),
-                boundary=boundary,
-            )
-        )
-    return rules
-
-
-def _top_level(pattern: str) -> str:
-    """Return the characters of a regex outside any group or class (to spot a top-level |)."""
-    out, depth, in_class, escaped = [], 0, False, False
-    for c in pattern:
+def _split_top(body: str, sep: str = "|") -> list[str]:
+    """Split a regex on sep where it is outside any group or class."""
+    parts, cur, depth, in_class, escaped = [], [], 0, False, False
+    for c in body:
         if escaped:
             escaped = False
         elif c == "\\":
@@ -92,9 +71,75 @@ def _top_level(pattern: str) -> str:
             depth += 1
         elif c == ")":
             depth -= 1
-        elif depth == 0:
-            out.append(c)
-    return "".join(out)
+        elif c == sep and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+            continue
+        cur.append(c)
+    parts.append("".join(cur))
+    return parts
+
+
+def _heads(pattern: str) -> tuple[str, ...] | None:
+    """Return the keys of the literal words every match starts with, or None if unknown."""
+    if pattern.startswith("(?:"):
+        depth, end = 0, -1
+        for i, c in enumerate(pattern):
+            if c == "(" and (i == 0 or pattern[i - 1] != "\\"):
+                depth += 1
+            elif c == ")" and pattern[i - 1] != "\\":
+                depth -= 1
+                if depth == 0:
+                    end = i
+                    break
+        if end < 0 or pattern[end + 1 : end + 2] in {"?", "*", "{"}:
+            return None
+        alts = _split_top(pattern[3:end])
+    else:
+        alts = [pattern]
+    keys = []
+    for alt in alts:
+        alt = alt.removeprefix("\\b")
+        word = ""
+        for c in alt:
+            if c in _META or not (c.isalnum() or c == "_"):
+                break
+            word += c
+        rest = alt[len(word) :]
+        if rest[1:2] and rest[1] in "?*+{":
+            return None  # the character after the word is optional: the word may run on
+        if not word or (len(word) < KEY_LEN and rest[:1] in _META and rest[:2] != "\\b"):
+            return None
+        keys.append(key_of(word))
+    return tuple(sorted(set(keys)))
+
+
+def rule_table(check: str, rows: Iterable[tuple[float, str, str]], prefix: str = "") -> list[Rule]:
+    """Compile (weight, anchors, regex) rows of one check into Rules named check:prefixN."""
+    rules = []
+    for i, (weight, anchors, raw) in enumerate(rows):
+        parts = anchors.split()
+        keys = tuple(sorted({key_of(fold_pattern(a)) for a in parts if not a.startswith("=")}))
+        literals = tuple(a[1:] for a in parts if a.startswith("="))
+        pattern = fold_pattern(raw)
+        # sre skips ahead quickly only when a pattern starts with literals, not with \b.
+        boundary = pattern.startswith("\\b") and len(_split_top(pattern)) == 1
+        if boundary:
+            pattern = pattern[2:]
+        heads = _heads(pattern) if boundary and not literals else None
+        rules.append(
+            Rule(
+                name=f"{check}:{prefix}{i}",
+                check=check,
+                weight=weight,
+                keys=heads or keys,
+                literals=literals,
+                regex=re.compile(pattern),
+                boundary=boundary,
+                head=heads is not None,
+            )
+        )
+    return rules
 
 
 class RuleSet:
@@ -138,44 +183,49 @@ class RuleSet:
         """Return the rules that fire on a canonical text whose word keys are given."""
         return [rule for rule in self.candidates(keys, text) if rule.fires(text)]
 
-    def match_long(self, text: str, words: Iterable[re.Match[str]]) -> list[Rule]:
-        """Return the rules that fire on a long text, reading each only near its anchors.
-
-        A rule is tried on the merged spans [anchor - BEFORE, anchor + AFTER] around the
-        occurrences of its anchor words, so its cost follows its anchors, not the text.
-        """
+    def _positions(self, text: str) -> dict[str, list[int]]:
+        """Return, per anchor key found in text, where words starting with it begin."""
         where: dict[str, list[int]] = {}
         by_key = self._by_key
-        for m in words:
+        for m in _WORD.finditer(text):
             key = m.group()[:KEY_LEN]
             if key in by_key:
                 where.setdefault(key, []).append(m.start())
+        return where
+
+    def match_long(self, text: str) -> list[Rule]:
+        """Return the rules that fire on a long text, reading each only near its anchors."""
         fired = [r for r in self._always if r.fires(text)]
-        fired += [
-            r for r in self._literal_rules if any(x in text for x in r.literals) and r.fires(text)
-        ]
+        fired += [r for r in self._literal_rules if any(x in text for x in r.literals)]
+        fired = [r for r in fired if r in self._always or r.fires(text)]
         done = {r.name for r in fired}
-        spans_of: dict[str, list[int]] = {}
-        for key, starts in where.items():
-            for rule in by_key[key]:
-                spans_of.setdefault(rule.name, []).extend(starts)
-        rules = {r.name: r for r in self.rules}
-        for name, starts in spans_of.items():
-            if name in done:
-                continue
+        starts_of: dict[str, list[int]] = {}
+        rules: dict[str, Rule] = {}
+        for key, starts in self._positions(text).items():
+            for rule in self._by_key[key]:
+                if rule.name not in done:
+                    starts_of.setdefault(rule.name, []).extend(starts)
+                    rules[rule.name] = rule
+        for name, starts in starts_of.items():
             rule = rules[name]
-            starts.sort()
-            lo, hi = -1, -1
-            for s in starts:
-                a, b = max(0, s - BEFORE), s + AFTER
-                if a <= hi:
-                    hi = b
-                    continue
-                if hi >= 0 and rule.fires(text[lo:hi]):
+            if rule.head:
+                match = rule.regex.match
+                if any(match(text, s) for s in starts):
                     fired.append(rule)
-                    break
-                lo, hi = a, b
-            else:
-                if hi >= 0 and rule.fires(text[lo:hi]):
-                    fired.append(rule)
+            elif _fires_near(rule, text, sorted(starts)):
+                fired.append(rule)
         return fired
+
+
+def _fires_near(rule: Rule, text: str, starts: list[int]) -> bool:
+    """Return whether rule fires in one of the merged spans around the given positions."""
+    lo, hi = -1, -1
+    for s in starts:
+        a, b = max(0, s - BEFORE), s + AFTER
+        if a <= hi:
+            hi = b
+            continue
+        if hi >= 0 and rule.fires(text[lo:hi]):
+            return True
+        lo, hi = a, b
+    return hi >= 0 and rule.fires(text[lo:hi])

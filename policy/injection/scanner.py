@@ -30,6 +30,7 @@ from policy.injection.normalize import (
     visible,
     words,
 )
+from policy.injection.rules_agent import AGENT
 from policy.injection.rules_en import AUTHORITY, BOUNDARY, OVERRIDE
 from policy.injection.rules_harm import DESTRUCTIVE, EXFILTRATION, FINANCIAL, OBFUSCATION
 from policy.injection.rules_intl import INTL_EXTRACTION, INTL_OVERRIDE, INTL_ROLEPLAY
@@ -57,6 +58,7 @@ BUILTIN: tuple[Rule, ...] = (
     *FINANCIAL,
     *DESTRUCTIVE,
     *EXFILTRATION,
+    *AGENT,
     *OBFUSCATION,
 )
 _ROT = str.maketrans("abcdefghijklmnopqrstuvwxyz", "nopqrstuvwxyzabcdefghijklm")
@@ -66,7 +68,6 @@ _SQUASHED = re.compile(
     r"preceding)(?:instructions|prompts|rules|directions)|systemprompt|developermode|"
     r"doanythingnow|jailbreak|revealyour(?:system|initial|hidden)"
 )
-_WORDS = re.compile(r"\w+")
 _ROT_HINT = re.compile(r"\brot-?13\b|\bcaesar\b")
 _REV_HINT = re.compile(r"\b(?:backwards?|reversed|in reverse|reverse (?:it|this|the text))\b")
 OBFUSCATION_BUMP = 3.0  # an encoded payload that fires a check: one level higher
@@ -159,8 +160,7 @@ class Scanner:
     def _match(self, canon: str) -> tuple[list[Rule], list[str]]:
         """Return the rules a canonical text fires, and its words."""
         if len(canon) > LONG:
-            found = list(_WORDS.finditer(canon))
-            return self._rules.match_long(canon, found), [m.group() for m in found]
+            return self._rules.match_long(canon), []
         toks = words(canon)
         keys = {t[:KEY_LEN] for t in toks}
         return self._rules.match(keys, canon), toks
