@@ -384,7 +384,7 @@ def chatterbot_benign(
     root: Path, rng: random.Random, per_lang: int = 400
 ) -> Iterator[dict[str, str]]:
     """Yield dialog lines of the chatterbot-corpus (BSD-3-Clause) in many languages."""
-    import yaml  # noqa: PLC0415
+    import yaml
 
     for folder, lang in CHATTERBOT_LANGS.items():
         lines: set[str] = set()

@@ -168,7 +168,7 @@ def _segments(text: str) -> list[tuple[str, str]]:
     if "<~" in text:
         for m in _A85.finditer(text):
             try:
-                raw = base64.a85decode(m.group(), adobe=True, ignorechars=" \t\n\r")
+                raw = base64.a85decode(m.group(), adobe=True, ignorechars=b" \t\n\r")
             except ValueError:
                 continue
             dec = readable(raw)

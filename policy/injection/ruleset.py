@@ -57,7 +57,9 @@ class Rule:
 
 def _split_top(body: str, sep: str = "|") -> list[str]:
     """Split a regex on sep where it is outside any group or class."""
-    parts, cur, depth, in_class, escaped = [], [], 0, False, False
+    parts: list[str] = []
+    cur: list[str] = []
+    depth, in_class, escaped = 0, False, False
     for c in body:
         if escaped:
             escaped = False
