@@ -14,6 +14,7 @@ from sandbox.errors import InvalidRunSpec, SandboxError, SandboxUnavailable
 from sandbox.limits import Limits
 from sandbox.models import Check, LiveRun, RunResult, RunSpec, SandboxConfig, SelfTestReport
 from sandbox.runner import Sandbox
+from sandbox.supervise import use_pidfd_child_watcher
 
 __all__ = [
     "Check",
@@ -27,4 +28,5 @@ __all__ = [
     "SandboxError",
     "SandboxUnavailable",
     "SelfTestReport",
+    "use_pidfd_child_watcher",
 ]
