@@ -143,10 +143,18 @@ class DbAudit:
     def __init__(self, db: Database, redact: Callable[[str], str]) -> None:
         self._db = db
         self._redact = redact
+        self._seen: dict[str, str] = {}  # short values repeat (codes, rule names): redact each once
 
     def _clean(self, value: Any) -> Any:
         if isinstance(value, str):
-            return self._redact(value)
+            if len(value) > 200:
+                return self._redact(value)
+            clean = self._seen.get(value)
+            if clean is None:
+                if len(self._seen) > 4096:
+                    self._seen.clear()
+                clean = self._seen[value] = self._redact(value)
+            return clean
         if isinstance(value, dict):
             return {str(k): self._clean(v) for k, v in value.items()}
         if isinstance(value, list | tuple):

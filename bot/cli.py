@@ -301,7 +301,15 @@ async def _audit(args: argparse.Namespace, config: Config, env: Mapping[str, str
     if not path.exists():
         print(f"frontdoor: {path}: no database yet (run the bot first)", file=sys.stderr)
         return EXIT_CONFIG
-    key, _ = load_or_create_key(env, config.storage.data_key_env, path.with_suffix(".key"))
+    key_path = path.with_suffix(".key")
+    if not env.get(config.storage.data_key_env) and not key_path.exists():
+        print(
+            f"frontdoor: no data key: set {config.storage.data_key_env} or restore {key_path} "
+            "(the audit log's signatures are checked with it)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    key, _ = load_or_create_key(env, config.storage.data_key_env, key_path)
     db = await Database.open(path, cipher=FieldCipher(key))
     try:
         if args.audit_command == "verify":

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.pipeline import Continue, Request, Stop, reply
+from bot.pipeline import Continue, Request, StageBase, Stop, reply
 from bot.services import Services, tool_spec
 from bot.types import ChannelKind, Outcome
 from policy.permissions import allowed_tools
@@ -147,11 +147,14 @@ USER: dict[str, Handler] = {
 }
 
 
-class Commands:
+class Commands(StageBase):
     """Answers every command except `/run`, which continues down the pipeline."""
 
     name = "command"
-    side_effects = True
+
+    def acts(self, request: Request) -> bool:
+        """Every command but `/run` acts here (and may change state); `/run` passes through."""
+        return request.command != "run"
 
     def __init__(self, services: Services, admin: Mapping[str, Handler]) -> None:
         self._s = services
@@ -176,7 +179,11 @@ class Commands:
                 return Stop(
                     reason=Reason.NOT_ADMIN, outcomes=(reply(request, text),), detail=detail
                 )
-        answer = await handler(self._s, request)
+        try:
+            answer = await handler(self._s, request)
+        finally:
+            if name in self._admin:
+                self._s.invalidate()  # roles, grants or settings may have changed
         return Stop(
             reason=answer.reason,
             decision=answer.decision,  # type: ignore[arg-type]

@@ -30,7 +30,17 @@ from storage.audit import AuditEvent
 if TYPE_CHECKING:
     from bot.outbox import Outbox
 
-__all__ = ["AuditEvent", "AuditSink", "Continue", "Pipeline", "Request", "Stage", "Stop", "reply"]
+__all__ = [
+    "AuditEvent",
+    "AuditSink",
+    "Continue",
+    "Pipeline",
+    "Request",
+    "Stage",
+    "StageBase",
+    "Stop",
+    "reply",
+]
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +106,26 @@ class Stage(Protocol):
     """One step of the pipeline."""
 
     name: str
-    side_effects: bool
+
+    def acts(self, request: Request) -> bool:
+        """True when the stage may change the world for this request (run, send, change state).
+
+        The loop writes the pending audit rows before calling such a stage.
+        """
+        ...
 
     async def __call__(self, request: Request) -> Continue | Stop: ...
+
+
+class StageBase:
+    """Default for stages: `side_effects` says whether the stage acts, whatever the request."""
+
+    name = "stage"
+    side_effects = False
+
+    def acts(self, request: Request) -> bool:
+        """See `Stage.acts`."""
+        return self.side_effects
 
 
 class AuditSink(Protocol):
@@ -150,7 +177,7 @@ class Pipeline:
         pending: list[AuditEvent] = []
         stop: Stop | None = None
         for stage in self._stages:
-            if stage.side_effects and not await self._flush(pending):
+            if stage.acts(request) and not await self._flush(pending):
                 stop = Stop(reason=Reason.AUDIT_FAILED, outcomes=(reply(request, _SORRY),))
                 break
             started = time.perf_counter()

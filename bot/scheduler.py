@@ -100,8 +100,12 @@ class Jobs:
         s = self._s
         codes = await s.db.pairings.expire(now)
         grants = await s.db.grants.expire(now)
+        s.invalidate()
         if codes or grants:
             await self._audit("expire", "expired", {"pairings": codes, "grants": grants}, now)
+        await (
+            s.db.audit.anchor()
+        )  # a signed note of the chain's head: truncation becomes detectable
 
     async def retention(self, now: datetime) -> None:
         """Purge audit rows and idempotency keys past their retention (the chain stays verifiable)."""

@@ -2,8 +2,9 @@
 
 Built once by the composition root (`bot/app.py`) and handed to each stage's
 constructor. Runtime changes made by admins (roles, grants, autonomy, lockdown)
-live in storage and are read from there on every request, so they take effect
-at once; the config file supplies the defaults.
+live in storage; this process is their only writer, so it keeps them in memory
+and re-reads them after every admin command (`invalidate()`), so a change takes
+effect at once. The config file supplies the defaults.
 """
 
 from __future__ import annotations
@@ -27,17 +28,19 @@ if TYPE_CHECKING:
     from policy.redaction import Redactor
     from sandbox import Sandbox
     from storage import Database
+    from storage.grants import Grant
 
 __all__ = ["RuntimeState", "Services", "address_of", "rules_from_config", "tool_spec"]
 
 
 @dataclass(slots=True)
 class RuntimeState:
-    """In-memory state of this process: rate buckets, live run counts, one-time notices."""
+    """In-memory state of this process: rate buckets, live run counts, one-time notices, today's usage."""
 
     buckets: dict[str, Bucket] = field(default_factory=dict)
     active: Counter[str] = field(default_factory=Counter)
     banned_told: set[str] = field(default_factory=set)
+    usage: dict[str, tuple[datetime, float, int]] = field(default_factory=dict)  # day, cpu s, runs
 
     @property
     def active_total(self) -> int:
@@ -70,6 +73,14 @@ def address_of(user_key: str) -> Address:
     return Address(platform=platform, tenant=tenant, user_id=user_id)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _View:
+    roles: tuple[tuple[str, str], ...]
+    grants: tuple[Grant, ...]
+    autonomy: Any
+    lockdown: Any
+
+
 @dataclass(slots=True, kw_only=True)
 class Services:
     """Dependencies of the stages, wired in `bot/app.py`."""
@@ -86,6 +97,7 @@ class Services:
     pepper: bytes
     state: RuntimeState = field(default_factory=RuntimeState)
     rules: Rules = field(init=False)
+    _cached: _View | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.rules = rules_from_config(self.config)
@@ -102,17 +114,30 @@ class Services:
 
     # --- roles -----------------------------------------------------------------------------
 
-    async def _runtime_roles(self) -> list[tuple[str, str]]:
-        return [(u, r) for u, r in await self.db.roles.list()]
+    async def _view(self) -> _View:
+        """What admins changed at run time, read once and kept until the next change."""
+        if self._cached is None:
+            now = self.clock()
+            self._cached = _View(
+                roles=tuple(await self.db.roles.list()),
+                grants=tuple(await self.db.grants.active(now)),
+                autonomy=await self.db.settings.get("autonomy"),
+                lockdown=await self.db.settings.get("lockdown"),
+            )
+        return self._cached
+
+    def invalidate(self) -> None:
+        """Forget the cached runtime view: call after any change to roles, grants or settings."""
+        self._cached = None
 
     async def admins(self) -> frozenset[str]:
         """Admins: from config, plus those added at run time."""
-        extra = {u for u, r in await self._runtime_roles() if r == "admin"}
+        extra = {u for u, r in (await self._view()).roles if r == "admin"}
         return frozenset(self.config.roles.admins) | extra
 
     async def approvers(self) -> frozenset[str]:
         """Approvers (admins approve too, but are listed separately by the policy)."""
-        extra = {u for u, r in await self._runtime_roles() if r == "approver"}
+        extra = {u for u, r in (await self._view()).roles if r == "approver"}
         return frozenset(self.config.roles.approvers) | extra
 
     # --- grants and autonomy ---------------------------------------------------------------
@@ -121,13 +146,14 @@ class Services:
         """Runtime grants and revokes that are in force now."""
         now = self.clock()
         return [
-            GrantEntry(scope=g.scope, subject=g.subject, tool=g.tool, effect=g.effect)  # type: ignore[arg-type]
-            for g in await self.db.grants.active(now)
+            GrantEntry(scope=g.scope, subject=g.subject, tool=g.tool, effect=g.effect, id=g.id)  # type: ignore[arg-type]
+            for g in (await self._view()).grants
+            if g.expires_at is None or g.expires_at > now
         ]
 
     async def autonomy_overrides(self) -> dict[str, Any]:
         """Autonomy levels set at run time: {"default": str?, "users": {...}, "channels": {...}}."""
-        value = await self.db.settings.get("autonomy")
+        value = (await self._view()).autonomy
         return value if isinstance(value, dict) else {}
 
     async def autonomy_for(self, user: str, channel: str) -> Autonomy:
@@ -146,5 +172,5 @@ class Services:
 
     async def lockdown(self) -> dict[str, Any] | None:
         """The lockdown record when the bot is locked down, else None."""
-        value = await self.db.settings.get("lockdown")
+        value = (await self._view()).lockdown
         return value if isinstance(value, dict) and value.get("active") else None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 
 from bot.approvals import Parked, decided_card, edits_for, ref_json
-from bot.pipeline import Continue, Request, Stop, reply
+from bot.pipeline import Continue, Request, StageBase, Stop, reply
 from bot.services import Services
 from bot.types import Outcome
 from policy.approvals import (
@@ -38,7 +38,7 @@ _REFUSALS = {
 }
 
 
-class ResolveToken:
+class ResolveToken(StageBase):
     """Finds the approval a button token belongs to."""
 
     name = "resolve_token"
@@ -66,7 +66,7 @@ class ResolveToken:
         return Continue(request=resolved, detail={"approval": approval.public_id, "action": action})
 
 
-class Decide:
+class Decide(StageBase):
     """Checks the presser and makes the single winning transition."""
 
     name = "decide"

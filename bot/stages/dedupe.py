@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from bot.pipeline import Continue, Request, Stop
+from bot.pipeline import Continue, Request, StageBase, Stop
 from bot.services import Services
 from policy.reasons import Reason
 
 __all__ = ["Dedupe"]
 
 
-class Dedupe:
+class Dedupe(StageBase):
     """Claims the event id in storage; only the first delivery passes."""
 
     name = "dedupe"

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Mapping
 
 from bot.config import LimitsConfig, ToolConfig
-from bot.pipeline import Continue, Request, Stop, reply
+from bot.pipeline import Continue, Request, StageBase, Stop, reply
 from bot.services import Services
 from bot.types import Outcome
 from policy.ratelimit import (
@@ -77,7 +77,7 @@ def _summary(tool: str, result: RunResult) -> tuple[Reason, str]:
     return Reason.EXECUTED, f"{tool} finished ({seconds:.2f} s)."
 
 
-class Execute:
+class Execute(StageBase):
     """Runs the request's argv (or snippet) in the sandbox."""
 
     name = "execute"
@@ -117,12 +117,15 @@ class Execute:
         if busy is not Reason.OK:
             return Stop(reason=busy, outcomes=(say(_BUSY[busy]),))
         now = s.clock()
-        since = budget_day_start(now)
-        spent = check_budget(
-            used_cpu=await s.db.runs.cpu_seconds_since(requester, since),
-            used_runs=await s.db.runs.count_since(requester, since),
-            budget=self._budget,
-        )
+        day = budget_day_start(now)
+        usage = s.state.usage.get(requester)
+        if usage is None or usage[0] != day:  # read from storage once a day, then kept here
+            usage = (
+                day,
+                await s.db.runs.cpu_seconds_since(requester, day),
+                await s.db.runs.count_since(requester, day),
+            )
+        spent = check_budget(used_cpu=usage[1], used_runs=usage[2], budget=self._budget)
         if spent is not Reason.OK:
             return Stop(
                 reason=spent,
@@ -171,6 +174,8 @@ class Execute:
             s.state.active[requester] -= 1
             if s.state.active[requester] <= 0:
                 del s.state.active[requester]
+        used = s.state.usage.get(requester, usage)
+        s.state.usage[requester] = (day, used[1] + result.cpu_seconds, used[2] + 1)
         reason, text = _summary(tool.name, result)
         await s.db.runs.finish(
             run_id,

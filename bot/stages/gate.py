@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from bot.approvals import Parked, card_destinations, ref_json
-from bot.pipeline import Continue, Request, Stop, reply
+from bot.pipeline import Continue, Request, StageBase, Stop, reply
 from bot.services import Services
 from bot.types import ApprovalCard, CardKind, MessageRef, Outcome
 from policy.approvals import can_be_approved, new_public_id, new_token, token_hash
@@ -25,11 +25,14 @@ def _minutes(seconds: float) -> str:
     return f"{round(seconds / 60)} min" if seconds >= 90 else f"{round(seconds)} s"
 
 
-class Gate:
+class Gate(StageBase):
     """Runs now, or parks the request and posts an approval card."""
 
     name = "approval_gate"
-    side_effects = True
+    # Parking writes only the approval row; its tokens exist nowhere else until the
+    # card is sent, which happens after the final audit flush. If that flush fails,
+    # the parked request can never be approved and simply expires.
+    side_effects = False
 
     def __init__(self, services: Services) -> None:
         self._s = services

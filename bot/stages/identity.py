@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
-from bot.pipeline import Continue, Request, Stop, reply
+from bot.pipeline import Continue, Request, StageBase, Stop, reply
 from bot.services import Services, address_of
 from bot.types import InboundKind, Outcome
 from policy.pairing import PairingRules, hash_code, may_issue, new_code
@@ -27,7 +27,7 @@ def format_code(code: str) -> str:
     return f"{code[:4]}-{code[4:]}"
 
 
-class Identify:
+class Identify(StageBase):
     """Resolves the actor's standing and starts pairing for strangers."""
 
     name = "identity"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from bot.pipeline import Continue, Request, Stop, reply
+from bot.pipeline import Continue, Request, StageBase, Stop, reply
 from bot.services import Services, tool_spec
 from bot.types import ChannelKind
 from policy.permissions import allowed_tools
@@ -56,7 +56,7 @@ def split_command(text: str) -> tuple[str, str, bool] | None:
     return None
 
 
-class Parse:
+class Parse(StageBase):
     """Turns text into a command or a rendered tool request."""
 
     name = "parse"

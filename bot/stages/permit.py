@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.pipeline import Continue, Request, Stop, reply
+from bot.pipeline import Continue, Request, StageBase, Stop, reply
 from bot.services import Services
 from bot.types import ChannelKind
 from policy.permissions import allowed_tools, decide
@@ -10,7 +10,7 @@ from policy.permissions import allowed_tools, decide
 __all__ = ["Permit"]
 
 
-class Permit:
+class Permit(StageBase):
     """Allows the tool only where a rule says so; the audit row names the rule."""
 
     name = "permission"

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 
-from bot.pipeline import Continue, Request, Stop, reply
+from bot.pipeline import Continue, Request, StageBase, Stop, reply
 from bot.services import Services
 from policy.ratelimit import RateRule, take
 
 __all__ = ["RateLimit"]
 
 
-class RateLimit:
+class RateLimit(StageBase):
     """Takes one token from the user's bucket."""
 
     name = "rate_limit"

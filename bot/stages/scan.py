@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from bot.pipeline import Continue, Request, Stop, reply
+from bot.pipeline import Continue, Request, StageBase, Stop, reply
 from bot.services import Services, address_of
 from bot.types import Outcome
 from policy.reasons import Reason
@@ -27,7 +27,7 @@ _ACTION_REASON = {
 }
 
 
-class Scan:
+class Scan(StageBase):
     """Scores the inbound text for prompt injection."""
 
     name = "injection"

@@ -113,5 +113,5 @@ def test_durations(text: object, seconds: float) -> None:
 
 def test_missing_file_says_what_to_do(tmp_path: Path) -> None:
     """A missing config file points at the example."""
-    with pytest.raises(ConfigError, match="config.example.yaml"):
+    with pytest.raises(ConfigError, match=r"config\.example\.yaml"):
         load_config(tmp_path / "nope.yaml")

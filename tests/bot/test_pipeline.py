@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.outbox import Outbox
-from bot.pipeline import AuditEvent, Continue, Pipeline, Request, Stop, reply
+from bot.pipeline import AuditEvent, Continue, Pipeline, Request, StageBase, Stop, reply
 from policy.reasons import Reason
 from tests.fakes.chat import FakeChat
 
@@ -29,7 +29,7 @@ class FakeAudit:
         self.events.extend(records)
 
 
-class Passes:
+class Passes(StageBase):
     name = "passes"
     side_effects = False
 
@@ -37,7 +37,7 @@ class Passes:
         return Continue(request=request, reason=Reason.OK)
 
 
-class Crashes:
+class Crashes(StageBase):
     name = "crashes"
     side_effects = False
 
@@ -45,7 +45,7 @@ class Crashes:
         raise RuntimeError("boom with a secret in it: hunter2")
 
 
-class Cancels:
+class Cancels(StageBase):
     name = "cancels"
     side_effects = False
 
@@ -53,7 +53,7 @@ class Cancels:
         raise asyncio.CancelledError
 
 
-class Acts:
+class Acts(StageBase):
     """A stage with side effects; records whether it ran and what the audit held then."""
 
     name = "acts"
@@ -126,7 +126,7 @@ async def test_outbox_redacts_and_counts() -> None:
     """Everything sent passes the redactor; the counts are audited."""
     audit, chat = FakeAudit(), FakeChat()
 
-    class Leaky:
+    class Leaky(StageBase):
         name = "leaky"
         side_effects = False
 

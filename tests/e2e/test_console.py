@@ -50,7 +50,12 @@ class Console:
         assert self.proc.stdout is not None
         regex = re.compile(pattern)
         while True:
-            raw = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+            try:
+                raw = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+            except TimeoutError:
+                raise AssertionError(
+                    f"no line matching {pattern!r} within {timeout} s; last: {self.lines[-8:]}"
+                ) from None
             if not raw:
                 raise AssertionError(f"output ended before {pattern!r}; got {self.lines[-5:]}")
             line = raw.decode().rstrip("\n")
