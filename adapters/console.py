@@ -81,10 +81,20 @@ def _clean(text: str) -> str:
     return _CONTROL.sub("?", text)
 
 
+_DECIDED = {
+    CardState.APPROVED: "Approved by {who}",
+    CardState.DENIED: "Denied by {who}",
+    CardState.EXPIRED: "Expired without a decision; not run",
+    CardState.CANCELLED: "Cancelled by {who}; not run",
+}
+
+
 def _card_lines(card: ApprovalCard) -> list[str]:
     lines = [f"[approval {card.approval_id}] {card.title}", *(f"  {line}" for line in card.lines)]
     if card.state is CardState.PENDING:
         lines.append(f"[Approve {card.approve_token}] [Deny {card.deny_token}]")
+    else:
+        lines.append("  " + _DECIDED[card.state].format(who=card.decided_by or "someone"))
     return lines
 
 

@@ -93,27 +93,25 @@ def card_destinations(
     return out
 
 
-_DECIDED = {
-    "approved": (CardState.APPROVED, "Approved by {who}"),
-    "executed": (CardState.APPROVED, "Approved by {who}"),
-    "denied": (CardState.DENIED, "Denied by {who}"),
-    "expired": (CardState.EXPIRED, "Expired without a decision; not run"),
-    "cancelled": (CardState.CANCELLED, "Cancelled{by}; not run"),
+_STATES = {
+    "approved": CardState.APPROVED,
+    "executed": CardState.APPROVED,
+    "denied": CardState.DENIED,
+    "expired": CardState.EXPIRED,
+    "cancelled": CardState.CANCELLED,
 }
 
 
 def decided_card(public_id: str, parked: Parked, status: str, who: str) -> ApprovalCard:
-    """The card as it reads once decided: no buttons, and who decided."""
-    state, template = _DECIDED.get(status, (CardState.CANCELLED, "Closed"))
-    line = template.format(who=who, by=f" by {who}" if who else "")
+    """The card as it reads once decided: no buttons; each adapter shows the state and who decided."""
     return ApprovalCard(
         approval_id=public_id,
         kind=CardKind.RUN,
         title=parked.title,
-        lines=(*parked.lines, line),
+        lines=parked.lines,
         approve_token="",
         deny_token="",
-        state=state,
+        state=_STATES.get(status, CardState.CANCELLED),
         decided_by=who,
     )
 

@@ -98,7 +98,7 @@ async def test_high_risk_request_is_parked_and_runs_once_for_the_approver(
     assert "restarting api ... done" in chat.last("bob")
     edits = [o for o in chat.sent if o.edit is not None]
     assert edits and all(o.card is not None and o.card.state == "approved" for o in edits)
-    assert any("Approved by carol" in line for o in edits for line in o.card.lines)  # type: ignore[union-attr]
+    assert all(o.card.decided_by == "carol" for o in edits)  # type: ignore[union-attr]
     again = await app.handle(chat.press("carol", approve))
     assert again.reason == Reason.ALREADY_DECIDED
     assert await _runs(app, "bob") == 1
