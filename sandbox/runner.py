@@ -45,6 +45,7 @@ class Sandbox:
         self._reason: str | None = "self-test has not run"
         self._weak = False
         self._selftest_lock = asyncio.Lock()
+        self._first_selftest = asyncio.Lock()
 
     @property
     def config(self) -> SandboxConfig:
@@ -202,7 +203,9 @@ class Sandbox:
     async def run(self, spec: RunSpec) -> RunResult:
         """Run one request; raises ``SandboxUnavailable`` unless isolation is proven."""
         if self._report is None:
-            await self.selftest()
+            async with self._first_selftest:
+                if self._report is None:
+                    await self.selftest()
         if self._reason is not None:
             raise SandboxUnavailable(self._reason)
         try:
@@ -332,8 +335,9 @@ def _exists(name: str, path: str) -> Check:
     return Check(name=name, passed=ok, detail=f"{path} {'found' if ok else 'missing'}")
 
 
-def _plant(directory: str) -> str | None:
-    """Write a fresh 0600 canary file into ``directory``; None when it is not a directory."""
+def _plant(protected: str) -> str | None:
+    """Write a fresh 0600 canary file into ``protected`` (or next to it when it is a file)."""
+    directory = protected if os.path.isdir(protected) else os.path.dirname(protected)
     if not os.path.isdir(directory):
         return None
     path = os.path.join(directory, f".sandbox-canary-{_secrets.token_hex(8)}")

@@ -221,3 +221,15 @@ def test_each_broken_property_fails_its_check(check: str, bad: dict[str, object]
     """Breaking one property fails exactly the check named for it."""
     checks = evaluate({**_good_facts(), **bad}, limits=FAST, weak=False, root_bot=True)
     assert [c.name for c in checks if not c.passed] == [check]
+
+
+async def test_protected_file_gets_a_canary_next_to_it(tmp_path: Path) -> None:
+    """A protected path that is a file (e.g. config.yaml) gets its canary in the same directory."""
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text("token: x\n")
+    sb = Sandbox(SandboxConfig(default_limits=FAST, protected_paths=(str(config_file),)))
+    report = await sb.selftest()
+    assert report.ok, report.reason
+    [canary] = [c for c in report.checks if c.name == "file_canary"]
+    assert canary.passed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]
