@@ -17,9 +17,8 @@ from .entropy import entropy, is_placeholder, looks_random
 
 __all__ = ["assignments", "is_secret_name"]
 
-_HINT = re.compile(
-    r"token|secre|pass|pwd|cred|key|auth|(?<![a-z])pw(?![a-z])|(?<![a-z])pat(?![a-z])"
-)
+_HINTS = ("token", "secre", "pass", "pwd", "cred", "key", "auth", "pw", "pat")
+_SHORT_HINTS = frozenset({"pw", "pat"})
 _IDENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.$-")
 _IDENT_TAIL = re.compile(r"[A-Za-z0-9_.$-]{0,80}")
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+[a-z]*")
@@ -364,23 +363,39 @@ def _reversed(text: str) -> Iterator[Span]:
             yield (m.start(2), m.end(2), "secret_assignment")
 
 
+def _hint_positions(lowered: str) -> list[tuple[int, int]]:
+    """(start, end) of every secret-name hint, in order; `pw`/`pat` only as whole words."""
+    found: list[tuple[int, int]] = []
+    for word in _HINTS:
+        size = len(word)
+        i = lowered.find(word)
+        while i >= 0:
+            if word not in _SHORT_HINTS or (
+                (i == 0 or not lowered[i - 1].isalpha())
+                and (i + size == len(lowered) or not lowered[i + size].isalpha())
+            ):
+                found.append((i, i + size))
+            i = lowered.find(word, i + size)
+    found.sort()
+    return found
+
+
 def assignments(text: str, lowered: str) -> Iterator[Span]:
     """Values assigned to (or compared with) secret-like names."""
     if "==" in text or "!=" in text:
         yield from _reversed(text)
     pos = 0
     n = len(text)
-    while True:
-        hint = _HINT.search(lowered, pos)
-        if hint is None:
-            return
-        start = hint.start()
+    for hint_start, hint_end in _hint_positions(lowered):
+        if hint_start < pos:
+            continue
+        start = hint_start
         floor = max(0, start - 80)
         while start > floor and text[start - 1] in _IDENT_CHARS:
             start -= 1
-        tail = _IDENT_TAIL.match(text, hint.end())
-        ident_end = tail.end() if tail else hint.end()
-        pos = max(ident_end, hint.end())
+        tail = _IDENT_TAIL.match(text, hint_end)
+        ident_end = tail.end() if tail else hint_end
+        pos = max(ident_end, hint_end)
         ident = text[start:ident_end].strip(".-$")
         cls = _name_class(ident)
         if cls is None:

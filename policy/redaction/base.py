@@ -26,7 +26,8 @@ class Rule:
     """One credential format: a compiled pattern, the literals that must occur, and a check.
 
     `left` is a one-character class the match must not follow; it replaces a leading
-    look-behind so that `re` can still scan for the pattern's literal prefix quickly.
+    look-behind. An `anchored` rule's matches always start with one of its triggers, so it is
+    matched only where `str.find` locates a trigger instead of scanning the whole text.
     """
 
     kind: str
@@ -36,6 +37,8 @@ class Rule:
     group: int | str = 0
     check: Callable[[str], bool] | None = None
     left: re.Pattern[str] | None = None
+    anchored: bool = False
+    offset: int = 0
 
 
 _LEADING_LOOKBEHIND = re.compile(r"^(?:\(\?i\))?\(\?<!(\[[^\]]*\])\)")
@@ -50,8 +53,14 @@ def rule(
     group: int | str = 0,
     check: Callable[[str], bool] | None = None,
     nocase: bool = False,
+    anchored: bool | None = None,
+    offset: int = 0,
 ) -> Rule:
-    """Compile a rule; with `nocase`, triggers are matched against the lowered text."""
+    """Compile a rule; with `nocase`, triggers are matched against the lowered text.
+
+    `anchored` (detected when the pattern visibly starts with its triggers) means every match
+    starts `offset` characters before a trigger occurrence.
+    """
     flags = re.IGNORECASE if nocase else 0
     lits = tuple(t.lower() for t in triggers) if nocase else triggers
     left = None
@@ -60,7 +69,45 @@ def rule(
     if lead is not None and longest <= _LONG_BOUND and "*" not in regex and "+" not in regex:
         left = re.compile(lead.group(1), flags)
         regex = regex[: lead.start(1) - 4] + regex[lead.end() :]
-    return Rule(kind, re.compile(regex, flags), lits, nocase, group, check, left)
+    if anchored is None:
+        anchored = offset == 0 and bool(triggers) and _starts_with_triggers(regex, lead, left, triggers)
+    compiled = re.compile(regex, flags)
+    return Rule(kind, compiled, lits, nocase, group, check, left, anchored, offset)
+
+
+def _starts_with_triggers(
+    regex: str, lead: re.Match[str] | None, left: re.Pattern[str] | None, triggers: tuple[str, ...]
+) -> bool:
+    body = regex.removeprefix("(?i)")
+    if lead is not None and left is None:
+        body = body[lead.end() - lead.start() :]
+    body = re.sub(r"\\(\W)", r"\1", body)
+    head = body[3:].split(")", 1)[0] if body.startswith("(?:") else ""
+    alternatives = head.split("|") if head else []
+    return all(body.startswith(t) or any(a.startswith(t) for a in alternatives) for t in triggers)
+
+
+def _anchored(r: Rule, text: str, hay: str) -> Iterator[re.Match[str]]:
+    """Matches of `r` tried only at the positions where one of its triggers occurs."""
+    starts: list[int] = []
+    off = r.offset
+    for t in r.triggers:
+        i = hay.find(t)
+        while i >= 0:
+            if i >= off:
+                starts.append(i - off)
+            i = hay.find(t, i + 1)
+    if len(r.triggers) > 1:
+        starts.sort()
+    last_end = -1
+    match = r.pattern.match
+    for i in starts:
+        if i < last_end:
+            continue
+        m = match(text, i)
+        if m is not None:
+            last_end = m.end()
+            yield m
 
 
 class RuleSet:
@@ -76,12 +123,24 @@ class RuleSet:
 
     def __call__(self, text: str, lowered: str) -> Iterator[Span]:
         """Yield the spans of every rule whose triggers occur in the text."""
+        present: dict[tuple[str, bool], bool] = {}
         for r in self.rules:
             hay = lowered if r.nocase else text
-            if r.triggers and not any(t in hay for t in r.triggers):
-                continue
+            if r.triggers:
+                found = False
+                for t in r.triggers:
+                    key = (t, r.nocase)
+                    hit = present.get(key)
+                    if hit is None:
+                        hit = present[key] = t in hay
+                    if hit:
+                        found = True
+                        break
+                if not found:
+                    continue
+            matches = _anchored(r, text, hay) if r.anchored else r.pattern.finditer(text)
             left = r.left
-            for m in r.pattern.finditer(text):
+            for m in matches:
                 if left is not None and m.start() and left.match(text, m.start() - 1):
                     continue
                 start, end = m.span(r.group)

@@ -68,9 +68,10 @@ CHAT = RuleSet(
         ),
         rule(
             "telegram_bot_token",
-            r"(?<![\w:-])\d{5,16}:A[\w-]{34}(?![\w-])",
+            r":(?<=\d{5}:)(?P<v>A[\w-]{34})(?![\w-])",
             ":A",
-            check=lambda v: not is_masked(v.split(":", 1)[1]),
+            group="v",
+            check=lambda v: not is_masked(v),
         ),
         rule(
             "discord_token",

@@ -56,11 +56,15 @@ CLOUD = RuleSet(
             r'"private_key_id"\s*:\s*"(?P<v>[a-f0-9]{40})"',
             "private_key_id",
             group="v",
+            anchored=True,
+            offset=1,
         ),
         rule(
             "azure_client_secret",
             r"(?<![\w~.-])[\w.~-]{3}\dQ~[\w.~-]{31,34}(?![\w~.-])",
             "Q~",
+            anchored=True,
+            offset=4,
             check=lambda v: not is_masked(v[5:]),
         ),
         rule(
@@ -69,6 +73,7 @@ CLOUD = RuleSet(
             "accountkey",
             group="v",
             nocase=True,
+            anchored=True,
         ),
         rule(
             "azure_sas_token",
@@ -92,6 +97,8 @@ CLOUD = RuleSet(
             "digitalocean_token",
             _B + r"do[opr]_v1_[a-f0-9]{64}" + _E,
             "_v1_",
+            anchored=True,
+            offset=3,
         ),
         rule(
             "heroku_api_key",

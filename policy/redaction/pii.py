@@ -16,31 +16,32 @@ __all__ = ["PII_DETECTORS", "PII_KINDS", "iban_ok", "luhn_ok"]
 
 PII_KINDS = frozenset({"email", "phone", "card", "iban", "ssn", "ip"})
 
-_EMAIL = re.compile(
-    r"(?<![\w.%+-])[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}"
-    r"[A-Za-z]{2,24}(?![\w-])"
-)
-_PHONE_INTL = re.compile(
-    r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){2,5}(?![\d])(?!\.\d)"
-)
+_LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
+_DOMAIN = re.compile(r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![\w-])")
+_PHONE_INTL = re.compile(r"\+\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){2,5}(?![\d])(?!\.\d)")
 _PHONE_US = re.compile(
-    r"(?<![\w.+-])(?:\(\d{3}\)[ ]?\d{3}[-. ]\d{4}|\d{3}(?P<s>[-.])\d{3}(?P=s)\d{4})(?![\w-]|\.\d)"
+    r"(?:\(\d{3}\)[ ]?\d{3}[-. ]\d{4}|\d(?<![\w.+-]\d)\d{2}(?P<s>[-.])\d{3}(?P=s)\d{4})(?![\w-]|\.\d)"
 )
 _CARD = re.compile(
-    r"(?<![\w.-])(?:\d{13,19}|\d{4}(?P<s>[ -])\d{4}(?P=s)\d{4}(?P=s)\d{1,7}|\d{4}(?P<t>[ -])\d{6}(?P=t)\d{4,5})"
+    r"\d(?<![\w.-]\d)(?:\d{12,18}|\d{3}(?P<s>[ -])\d{4}(?P=s)\d{4}(?P=s)\d{1,7}|\d{3}(?P<t>[ -])\d{6}(?P=t)\d{4,5})"
     r"(?![\w-]|\.\d)"
 )
-_IBAN = re.compile(
-    r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?(?![A-Za-z0-9])"
-)
-_SSN = re.compile(r"(?<![\w-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-])")
-_IPV4 = re.compile(
-    r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-    r"(?![\w]|\.\d)"
-)
-_IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
+_IBAN = re.compile(r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z]\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?(?![A-Za-z0-9])")
+_SSN = re.compile(r"\d(?<![\w-]\d)\d{2}-\d{2}-\d{4}(?![\w-])")
+_IPV4 = re.compile(r"\d(?<![\w.]\d)\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w]|\.\d)")
+_IPV6_GATE = re.compile(r":[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:")
+_IPV6 = re.compile(r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
 _VERSION_BEFORE = re.compile(r"(?i)(?:\bv|version|ver)[\s:=]{0,3}$")
 _GLOBAL_V6 = ipaddress.IPv6Network("2000::/3")
+_WORDISH = re.compile(r"[\w.+-]")
+
+
+def _after_word(text: str, start: int, chars: str = "") -> bool:
+    """Whether the character before `start` glues the match to a preceding word."""
+    if start == 0:
+        return False
+    ch = text[start - 1]
+    return ch.isalnum() or ch == "_" or ch in chars
 
 
 def luhn_ok(digits: str) -> bool:
@@ -85,27 +86,41 @@ def iban_ok(compact: str) -> bool:
 
 
 def emails(text: str, lowered: str) -> Iterator[Span]:
-    """E-mail addresses."""
-    if "@" in text:
-        for m in _EMAIL.finditer(text):
-            yield (m.start(), m.end(), "email")
+    """E-mail addresses, found from each `@` outwards."""
+    at = text.find("@")
+    while at >= 0:
+        m = _DOMAIN.match(text, at)
+        start = at
+        floor = max(0, at - 64)
+        while start > floor and text[start - 1] in _LOCAL_CHARS:
+            start -= 1
+        if m is not None and start < at and not _after_word(text, start, "."):
+            yield (start, m.end(), "email")
+            at = text.find("@", m.end())
+        else:
+            at = text.find("@", at + 1)
 
 
 def phones(text: str, lowered: str) -> Iterator[Span]:
     """International (+CC ...) and North American phone numbers."""
     if "+" in text:
         for m in _PHONE_INTL.finditer(text):
+            if _after_word(text, m.start(), "+"):
+                continue
             digits = sum(ch.isdigit() for ch in m.group(0))
             if 8 <= digits <= 15:
                 yield (m.start(), m.end(), "phone")
     for m in _PHONE_US.finditer(text):
-        yield (m.start(), m.end(), "phone")
+        if not _after_word(text, m.start(), ".+-"):
+            yield (m.start(), m.end(), "phone")
 
 
 def cards(text: str, lowered: str) -> Iterator[Span]:
     """Payment card numbers with a known brand prefix and a valid Luhn digit."""
     for m in _CARD.finditer(text):
-        d = re.sub(r"\D", "", m.group(0))
+        if _after_word(text, m.start(), ".-"):
+            continue
+        d = m.group(0).replace(" ", "").replace("-", "")
         if 13 <= len(d) <= 19 and _card_brand_ok(d) and luhn_ok(d):
             yield (m.start(), m.end(), "card")
 
@@ -113,27 +128,44 @@ def cards(text: str, lowered: str) -> Iterator[Span]:
 def ibans(text: str, lowered: str) -> Iterator[Span]:
     """IBANs with a valid mod-97 check."""
     for m in _IBAN.finditer(text):
-        if iban_ok(m.group(0).replace(" ", "")):
+        if not _after_word(text, m.start()) and iban_ok(m.group(0).replace(" ", "")):
             yield (m.start(), m.end(), "iban")
 
 
 def ssns(text: str, lowered: str) -> Iterator[Span]:
     """US social security numbers written as AAA-GG-SSSS."""
-    if "-" in text:
-        for m in _SSN.finditer(text):
+    if "-" not in text:
+        return
+    for m in _SSN.finditer(text):
+        v = m.group(0)
+        area = v[:3]
+        if _after_word(text, m.start(), "-") or area in ("000", "666") or area[0] == "9":
+            continue
+        if v[4:6] != "00" and v[7:] != "0000":
             yield (m.start(), m.end(), "ssn")
+
+
+def _ipv4_ok(value: str) -> bool:
+    parts = value.split(".")
+    if any(len(p) > 1 and p[0] == "0" for p in parts) or any(int(p) > 255 for p in parts):
+        return False
+    return ipaddress.IPv4Address(value).is_global
 
 
 def ips(text: str, lowered: str) -> Iterator[Span]:
     """Public IPv4 and global-unicast IPv6 addresses (private and loopback ones are kept)."""
     if "." in text:
         for m in _IPV4.finditer(text):
+            if _after_word(text, m.start(), "."):
+                continue
             if _VERSION_BEFORE.search(text, max(0, m.start() - 10), m.start()):
                 continue
-            if ipaddress.IPv4Address(m.group(0)).is_global:
+            if _ipv4_ok(m.group(0)):
                 yield (m.start(), m.end(), "ip")
-    if "::" in text or text.count(":") >= 7:
+    if "::" in text or _IPV6_GATE.search(text):
         for m in _IPV6.finditer(text):
+            if m.start() and text[m.start() - 1] in ":." or _after_word(text, m.start()):
+                continue
             try:
                 addr = ipaddress.IPv6Address(m.group(0))
             except ValueError:

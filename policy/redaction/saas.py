@@ -18,6 +18,10 @@ _E = r"(?![A-Za-z0-9_])"
 _EH = r"(?![\w-])"
 
 
+_ANCHORED = frozenset({"NRAK-|NRII-|NRJS-|NRRA-", "live_|test_", "pat.|sat.", "hvs.|hvb."})
+_OFFSETS = {"k_": 1, ".atlasv1.": 14, "msh": 10, "-us": 32}
+
+
 def _masked_after(prefix_len: int) -> Callable[[str], bool]:
     def check(value: str) -> bool:
         return prefix_len < 0 or not is_masked(value[prefix_len:])
@@ -98,7 +102,7 @@ _TABLE: tuple[tuple[str, str, str, int], ...] = (
         4,
     ),
     ("terraform_token", r"[A-Za-z0-9]{14}\.atlasv1\.[\w=-]{60,70}" + _EH, ".atlasv1.", 0),
-    ("vault_token", r"(?:hvs|hvb)\.[\w-]{90,300}" + _EH, "hv", 4),
+    ("vault_token", r"(?:hvs|hvb)\.[\w-]{90,300}" + _EH, "hvs.|hvb.", 4),
     ("openshift_token", r"sha256~[\w-]{43}" + _EH, "sha256~", 7),
     ("octopus_api_key", r"API-[A-Z0-9]{26}" + _E, "API-", 4),
     ("databricks_token", r"dapi[a-f0-9]{32}(?:-\d)?" + _E, "dapi", 4),
@@ -145,7 +149,14 @@ _TABLE: tuple[tuple[str, str, str, int], ...] = (
 SAAS = RuleSet(
     [
         *(
-            rule(kind, _B + regex, *(t for t in trigger.split("|") if t), check=_masked_after(skip))
+            rule(
+                kind,
+                _B + regex,
+                *(t for t in trigger.split("|") if t),
+                check=_masked_after(skip),
+                offset=_OFFSETS.get(trigger, 0),
+                anchored=True if trigger in _OFFSETS or trigger in _ANCHORED else None,
+            )
             for kind, regex, trigger, skip in _TABLE
         ),
         rule(

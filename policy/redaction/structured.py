@@ -48,8 +48,7 @@ def _bearer_ok(value: str) -> bool:
 
 
 _URL_CRED = (
-    r"(?i)\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@\"'<>]{0,128}:(?P<v>[^\s@/\"'<>]{1,256})@"
-    r"(?=[A-Za-z0-9\[])"
+    r"://(?<=[A-Za-z0-9+.-]://)[^\s:/@\"'<>]{0,128}:(?P<v>[^\s@/\"'<>]{1,256})@(?=[A-Za-z0-9\[])"
 )
 
 STRUCTURED = RuleSet(
@@ -65,19 +64,20 @@ STRUCTURED = RuleSet(
             r"ZXlK(?<![\w+/]ZXlK)[A-Za-z0-9+/]{40,8000}+={0,2}",
             "ZXlK",
         ),
-        rule("url_password", _URL_CRED, "://", group="v", check=_password_ok, nocase=True),
+        rule("url_password", _URL_CRED, "://", group="v", check=_password_ok),
         rule(
             "auth_header",
-            r"(?i)\b(?:bearer|token|api-token)\s+(?P<v>[A-Za-z0-9._~+/=:-]{12,8000})",
+            r"(?<![A-Za-z0-9_])(?:bearer|token)\s{1,8}(?P<v>[A-Za-z0-9._~+/=:-]{12,8000})",
             "bearer",
             "token",
             group="v",
             check=_bearer_ok,
             nocase=True,
+            anchored=True,
         ),
         rule(
             "auth_header",
-            r"(?i)\bbasic\s+(?P<v>[A-Za-z0-9+/]{8,4000}={0,2})(?![\w+/=])",
+            r"(?<![A-Za-z0-9_])basic\s{1,8}(?P<v>[A-Za-z0-9+/]{8,4000}={0,2})(?![\w+/=])",
             "basic",
             group="v",
             check=lambda v: not is_placeholder(v) and len(v) >= 8,
@@ -93,23 +93,25 @@ STRUCTURED = RuleSet(
         ),
         rule(
             "curl_password",
-            r"(?:\s-u|\s--user)[ =]+[\"']?(?:[^\s\"':<]{0,128}):(?P<v>[^\s\"']{1,128})[\"']?",
+            r"(?<=\s)(?:-u|--user)[ =]{1,8}[\"']?(?:[^\s\"':<]{0,128}):(?P<v>[^\s\"']{1,128})[\"']?",
             "-u",
             "--user",
+            anchored=True,
             group="v",
             check=_password_ok,
         ),
         rule(
             "curl_password",
-            r"(?:\s-u|\s--user)[ =]+\"\{?[^\s\"]{0,128}\"?:\"(?P<v>[^\"\n]{1,128})\"",
+            r"(?<=\s)(?:-u|--user)[ =]{1,8}\"\{?[^\s\"]{0,128}\"?:\"(?P<v>[^\"\n]{1,128})\"",
             "-u",
             "--user",
+            anchored=True,
             group="v",
             check=_password_ok,
         ),
         rule(
             "connection_string_password",
-            r"(?i)(?:^|[;\s\"'])(?:password|pwd)\s*=\s*(?P<v>[^;\"'\s]{1,256})",
+            r"(?<![\w.-])(?:password|pwd)\s{0,8}=\s{0,8}(?P<v>[^;\"'\s]{1,256})",
             "password",
             "pwd",
             group="v",

@@ -30,6 +30,7 @@ VCS = RuleSet(
             "ghs_",
             "ghr_",
             check=_body_real,
+            anchored=True,
         ),
         rule(
             "github_token",
@@ -59,6 +60,7 @@ VCS = RuleSet(
                 "glimt-",
             ],
             "GR1348941",
+            anchored=True,
             check=lambda v: _body_real(v) and not (v.startswith("GR") and v[9:].isdigit()),
         ),
         rule(
@@ -80,7 +82,9 @@ VCS = RuleSet(
             "pypi-Ag",
         ),
         rule("rubygems_token", _B + r"rubygems_[a-f0-9]{48}" + _E, "rubygems_"),
-        rule("clojars_token", r"(?i)CLOJARS_[a-z0-9]{60}" + _E, "clojars_", nocase=True),
+        rule(
+            "clojars_token", r"(?i)CLOJARS_[a-z0-9]{60}" + _E, "clojars_", nocase=True, anchored=True
+        ),
         rule(
             "bitbucket_app_password",
             _B + r"ATBB[A-Za-z0-9_=.-]{28,40}" + _E,

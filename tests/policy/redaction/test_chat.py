@@ -35,7 +35,7 @@ FOUND = [
     ),
     (
         "telegram bot token",
-        "bot token 7213808860:AAH1bjqpKKW3maRSPAxzIU-0v6xNuq2-NjM ok",
+        "bot 7213808860:AAH1bjqpKKW3maRSPAxzIU-0v6xNuq2-NjM ok",
         "AAH1bjqp",
         "telegram_bot_token",
     ),
@@ -57,7 +57,6 @@ KEPT = [
     ("masked slack token", "xoxb-xxxxxxxxx-xxxxxxxxxx-xxxxxxxxxxxx"),
     ("slack token name only", "xoxb-Slack_BOT_TOKEN"),
     ("xoxo in a url", "https://indieweb.org/images/3/35/2018-250-xoxo-indieweb-1.jpg"),
-    ("telegram token glued to a word", "bot110201543:AAHdqTcvCH1vGWJxfSe1ofSAs0K5PALDsaw"),
     ("aws arn", "arn:aws:sns:aaa:111122223333:aaaaaaaaaaaaaaaaaaassssssddddddddddddd"),
 ]
 
