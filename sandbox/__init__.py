@@ -5,16 +5,17 @@ Imports nothing of ours.
 The port is ``Sandbox.run(spec) -> RunResult``; ``Sandbox.selftest()`` proves the isolation from
 inside before anything runs (fail closed: ``SandboxUnavailable``). Only this package spawns
 processes. Modules: ``runner`` (the port, registry, self-test gate), ``supervise`` (one process:
-caps, watchdogs, killing), ``bwrap`` (command line), ``seccomp`` (filter), ``limits``, ``env``,
-``snippet`` (Python wrapper and import guard), ``selftest`` (probe and checks), ``procscan``
-(/proc reading), ``models`` (values), ``errors``, ``cli`` (plain functions for the CLI).
+caps, watchdogs), ``reap`` (killing, reaping, teardown checks), ``bwrap`` (command line),
+``seccomp`` (filter), ``limits``, ``env``, ``snippet`` (Python wrapper and import guard),
+``selftest`` (probe and checks), ``procscan`` (/proc reading), ``models`` (values), ``errors``,
+``cli`` (plain functions for the CLI).
 """
 
 from sandbox.errors import InvalidRunSpec, SandboxError, SandboxUnavailable
 from sandbox.limits import Limits
 from sandbox.models import Check, LiveRun, RunResult, RunSpec, SandboxConfig, SelfTestReport
+from sandbox.reap import use_pidfd_child_watcher
 from sandbox.runner import Sandbox
-from sandbox.supervise import use_pidfd_child_watcher
 
 __all__ = [
     "Check",

@@ -25,8 +25,9 @@ from sandbox.env import WORKSPACE, Identity, group_data, passwd_data, run_env, r
 from sandbox.errors import InvalidRunSpec, SandboxUnavailable
 from sandbox.limits import PRLIMIT, Limits
 from sandbox.models import Check, LiveRun, RunResult, RunSpec, SandboxConfig, SelfTestReport
+from sandbox.reap import RunHandle
 from sandbox.snippet import python_argv
-from sandbox.supervise import RunHandle, RunOutcome, SpawnRequest, supervise
+from sandbox.supervise import RunOutcome, SpawnRequest, supervise
 
 log = logging.getLogger(__name__)
 _VERSION_TIMEOUT = 5.0
