@@ -36,6 +36,8 @@ _HEX_HINT = re.compile(r"[0-9a-fA-F]{20}")
 _HEX_SPACED_HINT = re.compile(r"[0-9a-fA-F]{2}[ :,\-][0-9a-fA-F]{2}[ :,\-][0-9a-fA-F]{2}[ :,\-]")
 _A85 = re.compile(r"<~[!-u\s]{10,}~>")
 _B85 = re.compile(r"[0-9A-Za-z!#$%&()*+\-;<=>?@^_`{|}~]{30,}")
+_MORSE_GATE = re.compile(r"[.\-]{1,7} [.\-]{1,7} [.\-]{1,7} [.\-]")
+_B64_HINT = re.compile(r"[0-9+/]")
 _HEXSEP = re.compile(r"[ :,\-]")
 
 _MORSE_TABLE = dict(
@@ -138,6 +140,7 @@ def _morse(seg: str) -> str | None:
 def _segments(text: str) -> list[tuple[str, str]]:
     """Return (kind, decoded) for each run of an encoding alphabet that decodes to text."""
     found: list[tuple[str, str]] = []
+    long_text = len(text) > LONG
     if len(text) >= 16:
         for m in _B64.finditer(text):
             seg = m.group()
@@ -145,6 +148,8 @@ def _segments(text: str) -> list[tuple[str, str]]:
                 continue  # an identifier or a word, not base64 (base64 mixes cases)
             if seg.upper() == seg:
                 continue  # base32 or a constant: the base32 pass below reads it
+            if long_text and not _B64_HINT.search(seg):
+                continue  # in a long text, only runs with a digit, + or / (CamelCase is not base64)
             raw = _b64(seg)
             dec = readable(raw) if raw else None
             if dec:
@@ -174,7 +179,7 @@ def _segments(text: str) -> list[tuple[str, str]]:
             dec = readable(raw)
             if dec:
                 found.append(("ascii85", dec))
-    for m in _B85.finditer(text) if len(text) >= 30 else ():
+    for m in _B85.finditer(text) if 30 <= len(text) <= LONG else ():  # rare: short text only
         seg = m.group()
         if sum(1 for c in seg[:64] if not c.isalnum()) < 4 or len(found) >= MAX_SEGMENTS:
             continue
@@ -192,7 +197,7 @@ def _segments(text: str) -> list[tuple[str, str]]:
             dec = readable(raw)
             if dec:
                 found.append(("binary", dec))
-    if ".-" in text or "-." in text:
+    if (".-" in text or "-." in text) and _MORSE_GATE.search(text):
         for m in _MORSE.finditer(text):
             dec = _morse(m.group())
             if dec:

@@ -54,6 +54,7 @@ _WORD = re.compile(r"\w+")
 # A run of at least four single characters, each followed by a separator.
 _WIDE = re.compile(r" {2,}")
 _SINGLE = re.compile(r"(?<=\S) (?=\S)")
+_SPACED_GATE = re.compile(r"[ ._*\-/]\w[ ._*\-/]+\w[ ._*\-/]+\w[ ._*\-/]")
 _SPACED = re.compile(r"(?:\w[ ._*\-/]{1,3}){4,}\w\b")
 
 
@@ -104,7 +105,7 @@ class Signals:
         self.non_latin = not text.isascii() and _NON_LATIN.search(text) is not None
         self.mixed_script = len(_MIXED.findall(text)) if self.non_latin else 0
         self.leet = _LEET_HINT.search(text) is not None
-        self.spaced = _SPACED.search(text) is not None
+        self.spaced = _SPACED_GATE.search(text) is not None and _SPACED.search(text) is not None
 
 
 def signals(text: str) -> Signals:

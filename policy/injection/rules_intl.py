@@ -184,7 +184,7 @@ INTL_ROLEPLAY = rule_table(
         ),
         (
             2,
-            "ab von du tu a apar da vana od тепе отны ты",
+            "jetzt nun maintenant desormais ahora ora agora vanaf teraz теперь отныне",
             r"\b(?:(?:ab jetzt|von nun an) "
             r"bist du|tu es (?:maintenant|desormais)|(?:a partir de ahora|ahora) eres|da ora "
             r"(?:in poi )?sei|(?:a partir de agora|agora) (?:voce e|es)|vanaf nu ben je|od teraz "

@@ -202,11 +202,11 @@ class Scanner:
         out: list[tuple[str, str]] = []
         anchors = self._anchor_keys
         if len(canon) > LONG:  # chance overlaps are likely: read only lines with a hint
-            if "rot" in canon:
+            if "rot13" in canon or "rot-13" in canon or "caesar" in canon:
                 part = suspect_lines(canon, _ROT_HINT)
                 if part:
                     out.append(("rot13", rot13(part)))
-            if "back" in canon or "revers" in canon:
+            if "backward" in canon or "reversed" in canon or "in reverse" in canon:
                 part = suspect_lines(canon, _REV_HINT)
                 if part:
                     out.append(("reversed", reverse_text(part)))
