@@ -148,10 +148,10 @@ class SlackAdapter:
         self._dispatch(result)
 
     def _dispatch(self, inbound: Inbound) -> None:
+        # Even while stopping: the event was acknowledged, so Slack will not send it again.
         handler = self._handler
-        if handler is None or self._stopping.is_set():
-            return
-        self._spawn(self._run_handler(handler, inbound))
+        if handler is not None:
+            self._spawn(self._run_handler(handler, inbound))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
@@ -178,13 +178,18 @@ class SlackAdapter:
     # ---------------------------------------------------------------- lifecycle
 
     async def serve(self, handler: Handler) -> None:
-        """Connect, pass each event to `handler` in its own task, and return after `stop()`."""
+        """Connect, pass each event to `handler` in its own task, and return after `stop()`.
+
+        Raises `PlatformError` when the tokens are refused. One adapter serves once:
+        build a new one to serve again.
+        """
         self._handler = handler
         self._ws = await self._whoami()
         socket: AsyncSocketModeHandler | None = None
         endpoint: SignedEndpoint | None = None
         try:
             if self.mode == "socket":
+                await self._check_app_token()
                 socket = AsyncSocketModeHandler(self._app, self._app_token)
                 try:
                     await socket.connect_async()  # type: ignore[no-untyped-call]
@@ -214,6 +219,16 @@ class SlackAdapter:
             while self._tasks:
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
             self.ready.clear()
+
+    async def _check_app_token(self) -> None:
+        # The SDK retries a refused app token forever; a revoked token must fail loudly instead.
+        try:
+            await self.client.apps_connections_open(app_token=self._app_token)
+        except SlackApiError as exc:
+            if exc.response.status_code != 429:
+                raise _platform_error("apps.connections.open", exc) from exc
+        except (SlackClientError, aiohttp.ClientError, OSError) as exc:
+            log.warning("slack socket mode pre-check failed (%s); connecting anyway", exc)
 
     async def _signature_rejected(self, details: Mapping[str, object]) -> None:
         await self._security("slack_signature_rejected", details)

@@ -108,13 +108,14 @@ async def test_socket_envelopes_are_acked(socket: Running) -> None:
 async def test_socket_reconnects_after_disconnect(socket: Running) -> None:
     """After a `disconnect` message the client reconnects and keeps receiving."""
     fake = socket.fake
+    opened = len(fake.calls_of("apps.connections.open"))
     await fake.send_disconnect()
     await fake.wait_connections(2)
     envelope = await fake.deliver_socket("events", fake.dm_event("U1", "after reconnect"))
     await fake.wait_ack(envelope)
     (inbound,) = await socket.recorder.wait_count(1)
     assert inbound.text == "after reconnect"
-    assert len(fake.calls_of("apps.connections.open")) == 2
+    assert len(fake.calls_of("apps.connections.open")) == opened + 1
 
 
 async def test_serve_fails_closed_on_bad_token(fake: FakeSlack) -> None:
@@ -131,3 +132,20 @@ async def test_serve_fails_closed_on_bad_token(fake: FakeSlack) -> None:
 
     with pytest.raises(PlatformError, match="invalid_auth"):
         await adapter.serve(handler)
+
+
+async def test_socket_mode_fails_closed_on_bad_app_token(fake: FakeSlack) -> None:
+    """An app-level token Slack refuses stops `serve` with a PlatformError."""
+    from adapters.base import PlatformError
+    from adapters.slack.adapter import SlackAdapter
+
+    adapter = SlackAdapter(
+        bot_token=fake.bot_token, app_token="xapp-wrong", api_base_url=fake.api_url
+    )
+
+    async def handler(_inbound: object) -> None:
+        raise AssertionError("no event expected")
+
+    with pytest.raises(PlatformError, match="failed: invalid_auth"):
+        await adapter.serve(handler)
+    assert fake.calls_of("apps.connections.open")[0].error == "invalid_auth"
