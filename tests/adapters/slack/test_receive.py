@@ -192,3 +192,23 @@ async def test_serve_returns_after_in_flight_handlers(running: Running) -> None:
     release.set()
     await asyncio.wait_for(running.task, 5)
     assert finished == ["long job"]
+
+
+async def test_edits_and_bot_messages_are_acked_but_ignored(running: Running) -> None:
+    """Subtypes and other bots' messages get a 2xx/ack (no Slack retry) and reach no handler."""
+    fake = running.fake
+    dm = fake.dm_channel("U1")
+    base = {
+        "type": "message",
+        "channel": dm,
+        "channel_type": "im",
+        "ts": "1.000001",
+        "team": "T0HOME",
+    }
+    edited = fake.event_callback({**base, "subtype": "message_changed", "user": "U1"})
+    other_bot = fake.event_callback({**base, "bot_id": "BOTHER", "user": "U9", "text": "hi"})
+    for payload in (edited, other_bot):
+        _ok(await running.deliver("events", payload))
+    _ok(await running.deliver("events", fake.dm_event("U1", "marker")))
+    inbounds = await running.recorder.wait_count(1)
+    assert [i.text for i in inbounds] == ["marker"]
