@@ -115,6 +115,14 @@ class RuleSet:
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.rules = tuple(rules)
+        self._case = frozenset(t for r in self.rules if not r.nocase for t in r.triggers)
+        self._nocase = frozenset(t for r in self.rules if r.nocase for t in r.triggers)
+        by_trigger: dict[tuple[str, bool], list[int]] = {}
+        for i, r in enumerate(self.rules):
+            for t in r.triggers:
+                by_trigger.setdefault((t, r.nocase), []).append(i)
+        self._by_trigger = {k: tuple(v) for k, v in by_trigger.items()}
+        self._always = tuple(i for i, r in enumerate(self.rules) if not r.triggers)
 
     @property
     def kinds(self) -> frozenset[str]:
@@ -123,21 +131,17 @@ class RuleSet:
 
     def __call__(self, text: str, lowered: str) -> Iterator[Span]:
         """Yield the spans of every rule whose triggers occur in the text."""
-        present: dict[tuple[str, bool], bool] = {}
-        for r in self.rules:
+        chosen = set(self._always)
+        by_trigger = self._by_trigger
+        for t in self._case:
+            if t in text:
+                chosen.update(by_trigger[(t, False)])
+        for t in self._nocase:
+            if t in lowered:
+                chosen.update(by_trigger[(t, True)])
+        for i in sorted(chosen):
+            r = self.rules[i]
             hay = lowered if r.nocase else text
-            if r.triggers:
-                found = False
-                for t in r.triggers:
-                    key = (t, r.nocase)
-                    hit = present.get(key)
-                    if hit is None:
-                        hit = present[key] = t in hay
-                    if hit:
-                        found = True
-                        break
-                if not found:
-                    continue
             matches = _anchored(r, text, hay) if r.anchored else r.pattern.finditer(text)
             left = r.left
             for m in matches:

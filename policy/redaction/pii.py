@@ -19,21 +19,45 @@ PII_KINDS = frozenset({"email", "phone", "card", "iban", "ssn", "ip"})
 _LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
 _DOMAIN = re.compile(r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![\w-])")
 _PHONE_INTL = re.compile(r"\+\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){2,5}(?![\d])(?!\.\d)")
-_PHONE_US = re.compile(
-    r"(?:\(\d{3}\)[ ]?\d{3}[-. ]\d{4}|\d(?<![\w.+-]\d)\d{2}(?P<s>[-.])\d{3}(?P=s)\d{4})(?![\w-]|\.\d)"
+_PHONE_US = tuple(
+    re.compile(p + rb"(?![0Aa_\-]|\.0)")
+    for p in (
+        rb"000-000-0000(?<![0Aa_.+\-]000-000-0000)",
+        rb"000\.000\.0000(?<![0Aa_.+\-]000\.000\.0000)",
+        rb"\((?<![0Aa_]\()000\) ?000[-. ]0000",
+    )
 )
 _CARD = re.compile(
-    r"\d(?<![\w.-]\d)(?:\d{12,18}|\d{3}(?P<s>[ -])\d{4}(?P=s)\d{4}(?P=s)\d{1,7}|\d{3}(?P<t>[ -])\d{6}(?P=t)\d{4,5})"
-    r"(?![\w-]|\.\d)"
+    rb"0000(?<![0Aa_.\-]0000)(?:0{9,15}|(?P<s>[ \-])0000(?P=s)0000(?P=s)0{1,7}|(?P<t>[ \-])000000(?P=t)0{4,5})"
+    rb"(?![0Aa_\-]|\.0)"
 )
-_IBAN = re.compile(r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z]\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?(?![A-Za-z0-9])")
-_SSN = re.compile(r"\d(?<![\w-]\d)\d{2}-\d{2}-\d{4}(?![\w-])")
-_IPV4 = re.compile(r"\d(?<![\w.]\d)\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w]|\.\d)")
+_IBAN = re.compile(rb"AA00(?<![0Aa_]AA00)(?: ?[A0]{4}){2,7}(?: ?[A0]{1,4})?(?![0Aa])")
+_SSN = re.compile(rb"000-00-0000(?<![0Aa_\-]000-00-0000)(?![0Aa_\-])")
+_IPV4 = re.compile(r"\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w]|\.\d)")
+_SHAPE_TABLE = bytes(
+    48 if 48 <= i <= 57 else 65 if 65 <= i <= 90 else 97 if 97 <= i <= 122 else i for i in range(256)
+)
 _IPV6_GATE = re.compile(r":[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:")
 _IPV6 = re.compile(r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
 _VERSION_BEFORE = re.compile(r"(?i)(?:\bv|version|ver)[\s:=]{0,3}$")
 _GLOBAL_V6 = ipaddress.IPv6Network("2000::/3")
 _WORDISH = re.compile(r"[\w.+-]")
+
+
+class _ShapeCache:
+    """The last text's shape view (digits -> 0, upper -> A, lower -> a), one per thread-safe swap."""
+
+    last: tuple[str, bytes] = ("", b"")
+
+
+def _shape(text: str) -> bytes:
+    """A same-length byte view of `text` where every digit is `0` and every letter `A`/`a`."""
+    cached = _ShapeCache.last
+    if cached[0] is text:
+        return cached[1]
+    shape = text.encode("ascii", "replace").translate(_SHAPE_TABLE)
+    _ShapeCache.last = (text, shape)
+    return shape
 
 
 def _after_word(text: str, start: int, chars: str = "") -> bool:
@@ -110,25 +134,25 @@ def phones(text: str, lowered: str) -> Iterator[Span]:
             digits = sum(ch.isdigit() for ch in m.group(0))
             if 8 <= digits <= 15:
                 yield (m.start(), m.end(), "phone")
-    for m in _PHONE_US.finditer(text):
-        if not _after_word(text, m.start(), ".+-"):
-            yield (m.start(), m.end(), "phone")
+    if "-" in text or "." in text or "(" in text:
+        shape = _shape(text)
+        for pattern in _PHONE_US:
+            for m in pattern.finditer(shape):
+                yield (m.start(), m.end(), "phone")
 
 
 def cards(text: str, lowered: str) -> Iterator[Span]:
     """Payment card numbers with a known brand prefix and a valid Luhn digit."""
-    for m in _CARD.finditer(text):
-        if _after_word(text, m.start(), ".-"):
-            continue
-        d = m.group(0).replace(" ", "").replace("-", "")
+    for m in _CARD.finditer(_shape(text)):
+        d = text[m.start() : m.end()].replace(" ", "").replace("-", "")
         if 13 <= len(d) <= 19 and _card_brand_ok(d) and luhn_ok(d):
             yield (m.start(), m.end(), "card")
 
 
 def ibans(text: str, lowered: str) -> Iterator[Span]:
     """IBANs with a valid mod-97 check."""
-    for m in _IBAN.finditer(text):
-        if not _after_word(text, m.start()) and iban_ok(m.group(0).replace(" ", "")):
+    for m in _IBAN.finditer(_shape(text)):
+        if iban_ok(text[m.start() : m.end()].replace(" ", "")):
             yield (m.start(), m.end(), "iban")
 
 
@@ -136,10 +160,10 @@ def ssns(text: str, lowered: str) -> Iterator[Span]:
     """US social security numbers written as AAA-GG-SSSS."""
     if "-" not in text:
         return
-    for m in _SSN.finditer(text):
-        v = m.group(0)
+    for m in _SSN.finditer(_shape(text)):
+        v = text[m.start() : m.end()]
         area = v[:3]
-        if _after_word(text, m.start(), "-") or area in ("000", "666") or area[0] == "9":
+        if area in ("000", "666") or area[0] == "9":
             continue
         if v[4:6] != "00" and v[7:] != "0000":
             yield (m.start(), m.end(), "ssn")
@@ -156,12 +180,16 @@ def ips(text: str, lowered: str) -> Iterator[Span]:
     """Public IPv4 and global-unicast IPv6 addresses (private and loopback ones are kept)."""
     if "." in text:
         for m in _IPV4.finditer(text):
-            if _after_word(text, m.start(), "."):
+            start = m.start()
+            floor = max(0, start - 3)
+            while start > floor and text[start - 1].isdigit():
+                start -= 1
+            if start == m.start() or _after_word(text, start, "."):
                 continue
-            if _VERSION_BEFORE.search(text, max(0, m.start() - 10), m.start()):
+            if _VERSION_BEFORE.search(text, max(0, start - 10), start):
                 continue
-            if _ipv4_ok(m.group(0)):
-                yield (m.start(), m.end(), "ip")
+            if _ipv4_ok(text[start : m.end()]):
+                yield (start, m.end(), "ip")
     if "::" in text or _IPV6_GATE.search(text):
         for m in _IPV6.finditer(text):
             if m.start() and text[m.start() - 1] in ":." or _after_word(text, m.start()):
