@@ -1,6 +1,7 @@
 """Start-to-exit latency of runs under the Sandbox versus plain subprocesses, interleaved.
 
-Usage: ``python bench/sandbox_latency.py [--runs N] [--warmup N] [--threaded-watcher]``. Each round runs four
+Usage: ``python bench/sandbox_latency.py [--runs N] [--warmup N] [--threaded-watcher]
+[--uid-switch spawn|setpriv] [--ballast-mb N]``. Each round runs four
 configurations in a shuffled order - ``true`` and ``python3 -c 'print(1)'`` as a plain
 ``asyncio.create_subprocess_exec`` and under ``Sandbox.run`` (the production configuration) -
 and prints p50/p99 per configuration plus the sandbox overhead at p50. Targets: overhead for
@@ -44,11 +45,15 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def main(runs: int, warmup: int, *, threaded: bool) -> None:
+async def main(runs: int, warmup: int, *, threaded: bool, uid_switch: str, ballast_mb: int) -> None:
     """Run the interleaved benchmark and print a table."""
     if not threaded:
         use_pidfd_child_watcher()  # as the bot does at start-up (Python 3.11)
-    sb = Sandbox(SandboxConfig())
+    # Touched memory makes this process the size of a real bot: fork() cost grows with it.
+    ballast = bytearray(ballast_mb << 20)
+    for offset in range(0, len(ballast), 4096):
+        ballast[offset] = 1
+    sb = Sandbox(SandboxConfig(uid_switch=uid_switch))
     report = await sb.selftest()
     if not report.ok:
         raise SystemExit(f"sandbox unavailable: {report.reason}")
@@ -95,5 +100,15 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--threaded-watcher", action="store_true", help="keep 3.11's default")
+    parser.add_argument("--uid-switch", choices=("spawn", "setpriv"), default="spawn")
+    parser.add_argument("--ballast-mb", type=int, default=0, help="grow this process like a bot")
     opts = parser.parse_args()
-    asyncio.run(main(opts.runs, opts.warmup, threaded=opts.threaded_watcher))
+    asyncio.run(
+        main(
+            opts.runs,
+            opts.warmup,
+            threaded=opts.threaded_watcher,
+            uid_switch=opts.uid_switch,
+            ballast_mb=opts.ballast_mb,
+        )
+    )

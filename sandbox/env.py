@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sandbox.models import SandboxConfig
 
 WORKSPACE = "/workspace"
+SETPRIV = "/usr/bin/setpriv"
 ALLOWED_ENV_KEYS = frozenset({"PATH", "LANG", "HOME", "PWD"})
 
 
@@ -32,6 +33,19 @@ class Identity:
     uid: int
     gid: int
     switch: bool
+    via_setpriv: bool = False
+
+    def spawn_prefix(self) -> list[str]:
+        """Argv prefix that drops to the run's ids (setpriv mode), else nothing."""
+        if not (self.switch and self.via_setpriv):
+            return []
+        return [SETPRIV, f"--reuid={self.uid}", f"--regid={self.gid}", "--clear-groups", "--"]
+
+    def spawn_kwargs(self) -> dict[str, object]:
+        """``create_subprocess_exec`` arguments that drop to the run's ids (spawn mode)."""
+        if not self.switch or self.via_setpriv:
+            return {}
+        return {"user": self.uid, "group": self.gid, "extra_groups": []}
 
 
 def run_identity(config: SandboxConfig) -> Identity | None:
@@ -40,7 +54,12 @@ def run_identity(config: SandboxConfig) -> Identity | None:
         return Identity(uid=os.geteuid(), gid=os.getegid(), switch=False)
     if config.sandbox_uid is None or config.sandbox_gid is None:
         return None
-    return Identity(uid=config.sandbox_uid, gid=config.sandbox_gid, switch=True)
+    return Identity(
+        uid=config.sandbox_uid,
+        gid=config.sandbox_gid,
+        switch=True,
+        via_setpriv=config.uid_switch == "setpriv",
+    )
 
 
 def passwd_data(identity: Identity) -> bytes:

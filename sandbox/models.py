@@ -30,7 +30,14 @@ _NEVER_BIND = ("/", "/home", "/root", "/run", "/var/run", "/sys", "/proc", "/dev
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SandboxConfig:
-    """How the sandbox isolates runs; the defaults are the production configuration."""
+    """How the sandbox isolates runs; the defaults are the production configuration.
+
+    ``uid_switch`` says how a root bot drops to ``sandbox_uid``/``sandbox_gid``: ``"spawn"``
+    passes ``user=``/``group=``/``extra_groups=[]`` to ``create_subprocess_exec`` (CPython must
+    then fork() instead of vfork(), which costs time proportional to the bot's memory);
+    ``"setpriv"`` execs ``/usr/bin/setpriv --reuid --regid --clear-groups`` first (one small
+    exec, vfork kept). Both give the same identity; the self-test checks it either way.
+    """
 
     allow_weak_isolation: bool = False
     sandbox_uid: int | None = 65534
@@ -45,6 +52,7 @@ class SandboxConfig:
     lang: str = "C.UTF-8"
     watchdog_first_poll: float = 0.1
     watchdog_interval: float = 0.05
+    uid_switch: str = "spawn"
 
     def __post_init__(self) -> None:
         """Validate uids, concurrency and every extra bind."""
@@ -54,6 +62,8 @@ class SandboxConfig:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise InvalidRunSpec(f"sandbox.{name}", "must be a positive, non-root id")
+        if self.uid_switch not in ("spawn", "setpriv"):
+            raise InvalidRunSpec("sandbox.uid_switch", "must be 'spawn' or 'setpriv'")
         if self.watchdog_first_poll <= 0 or self.watchdog_interval <= 0:
             raise InvalidRunSpec("sandbox.watchdog", "poll delays must be positive")
         for path in self.extra_ro_binds:

@@ -21,7 +21,7 @@ import tempfile
 import time
 
 from sandbox import bwrap, procscan, seccomp, selftest
-from sandbox.env import WORKSPACE, Identity, group_data, passwd_data, run_env, run_identity
+from sandbox.env import SETPRIV, WORKSPACE, Identity, group_data, passwd_data, run_env, run_identity
 from sandbox.errors import InvalidRunSpec, SandboxUnavailable
 from sandbox.limits import PRLIMIT, Limits
 from sandbox.models import Check, LiveRun, RunResult, RunSpec, SandboxConfig, SelfTestReport
@@ -128,6 +128,8 @@ class Sandbox:
             _exists("prlimit", PRLIMIT),
             _exists("python", cfg.python_path),
         ]  # fmt: skip
+        if identity is not None and identity.via_setpriv:
+            checks.append(_exists("setpriv", SETPRIV))
         if weak:
             return checks
         checks.append(_exists("bwrap", cfg.bwrap_path))

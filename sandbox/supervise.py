@@ -159,13 +159,12 @@ async def _feed(stream: asyncio.StreamWriter, data: bytes) -> None:
 async def supervise(req: SpawnRequest, handle: RunHandle) -> RunOutcome:
     """Spawn and supervise one run; always returns, kills everything it started on every exit."""
     identity = req.identity
-    switch: dict[str, object] = {}
-    if identity.switch:
-        switch = {"user": identity.uid, "group": identity.gid, "extra_groups": []}
+    switch = identity.spawn_kwargs()
     become_subreaper()
     start = time.monotonic()
     try:
         proc = await asyncio.create_subprocess_exec(  # noqa: TID251 - the one place that spawns
+            *identity.spawn_prefix(),
             *req.argv,
             stdin=asyncio.subprocess.PIPE if req.stdin else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,

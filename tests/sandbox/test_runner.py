@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from sandbox import InvalidRunSpec, Limits, RunSpec, Sandbox
+from sandbox import InvalidRunSpec, Limits, RunSpec, Sandbox, SandboxConfig
 
 from .conftest import FAST, SANDBOX_UID, processes_of_uid
 
@@ -160,3 +161,15 @@ async def test_run_limits_default_from_config(sb: Sandbox) -> None:
     code = "import resource as r\nprint(r.getrlimit(r.RLIMIT_NPROC)[0], r.getrlimit(7)[0])"
     result = await sb.run(RunSpec(run_id="lim", python=code))
     assert result.stdout.split() == [str(FAST.max_processes), str(FAST.open_files)]
+
+
+@pytest.mark.parametrize("uid_switch", ["spawn", "setpriv"])
+async def test_uid_switch_modes_give_the_same_identity(data_dir: Path, uid_switch: str) -> None:
+    """Both ways of dropping root pass the self-test and run as the sandbox uid with no extra groups."""
+    sb = Sandbox(SandboxConfig(default_limits=FAST, protected_paths=(str(data_dir),),
+                               uid_switch=uid_switch))  # fmt: skip
+    report = await sb.selftest()
+    assert report.ok, report.reason
+    result = await sb.run(RunSpec(run_id="ids", argv=("/bin/sh", "-c", "id -u; id -g; id -G")))
+    assert result.stdout.split() == [str(SANDBOX_UID)] * 3
+    assert processes_of_uid(SANDBOX_UID) == []
