@@ -33,6 +33,7 @@ from policy.injection.normalize import (
 from policy.injection.rules_agent import AGENT
 from policy.injection.rules_en import AUTHORITY, BOUNDARY, OVERRIDE
 from policy.injection.rules_harm import DESTRUCTIVE, EXFILTRATION, FINANCIAL, OBFUSCATION
+from policy.injection.rules_hijack import HIJACK
 from policy.injection.rules_intl import INTL_EXTRACTION, INTL_OVERRIDE, INTL_ROLEPLAY
 from policy.injection.rules_persona import EXTRACTION, ROLEPLAY
 from policy.injection.ruleset import KEY_LEN, Rule, RuleSet
@@ -59,6 +60,7 @@ BUILTIN: tuple[Rule, ...] = (
     *DESTRUCTIVE,
     *EXFILTRATION,
     *AGENT,
+    *HIJACK,
     *OBFUSCATION,
 )
 _ROT = str.maketrans("abcdefghijklmnopqrstuvwxyz", "nopqrstuvwxyzabcdefghijklm")
