@@ -81,9 +81,8 @@ async def main(runs: int, warmup: int, *, threaded: bool, uid_switch: str, balla
             if i >= warmup:
                 samples[name].append((time.perf_counter() - start) * 1000.0)
     watcher = "threaded" if threaded else "pidfd"
-    print(
-        f"{runs} runs each after {warmup} warm-up rounds, interleaved, {watcher} child watcher (ms)"
-    )
+    print(f"{runs} runs each after {warmup} warm-up rounds, interleaved (ms); {watcher} child "
+          f"watcher, uid switch {uid_switch!r}, bot ballast {ballast_mb} MiB")  # fmt: skip
     print(f"{'configuration':34} {'p50':>7} {'p99':>7} {'mean':>7}")
     for name in configs:
         vals = samples[name]
