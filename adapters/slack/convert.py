@@ -36,6 +36,7 @@ from adapters.slack.cards import (
     render_card,
     truncate,
 )
+from adapters.slack.names import clean_name
 from bot.types import (
     Actor,
     ApprovalCard,
@@ -142,6 +143,11 @@ def _str(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _safe(value: str) -> str:
+    """An identifier from a payload, fit for a log line or an audit row."""
+    return re.sub(r"[^A-Za-z0-9_.:-]", "?", value[:64])
+
+
 def _unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
@@ -162,8 +168,8 @@ def event_to_inbound(
 ) -> Inbound | None:
     """An Events API body -> `Inbound`, or None when it is nothing for the bot.
 
-    Accepted: `message` in an IM (no subtype, not from a bot) and `app_mention`
-    (bot mention stripped). Edits, deletions, bot messages and the bot's own
+    Accepted: `message` in an IM (no subtype, not from a bot) and `app_mention`;
+    mentions of the bot are stripped from both. Edits, deletions, bot messages and the bot's own
     messages are ignored.
     """
     event = body.get("event")
@@ -183,22 +189,17 @@ def event_to_inbound(
         or not tenant
     ):
         return None
-    text = _str(event.get("text"))
-    if etype == "message" and _str(event.get("channel_type")) == "im":
-        channel = _channel(ws, channel_id)
-    elif etype == "app_mention":
-        channel = _channel(ws, channel_id)
-        text = _strip_mention(text, ws.bot_user_id)
-    else:
+    is_dm = etype == "message" and _str(event.get("channel_type")) == "im"
+    if not (is_dm or etype == "app_mention"):
         return None
-    text = _unescape(text).strip()
+    text = _unescape(_strip_mention(_str(event.get("text")), ws.bot_user_id)).strip()
     if not text:
         return None
     return Inbound(
         kind=InboundKind.MESSAGE,
         event_id=f"slack:event:{event_id}",
         actor=Actor(platform=PLATFORM, tenant=tenant, user_id=user),
-        channel=channel,
+        channel=_channel(ws, channel_id),
         received_at=received_at,
         text=text,
     )
@@ -228,7 +229,7 @@ def command_to_inbound(
             platform=PLATFORM,
             tenant=tenant,
             user_id=user,
-            display_name=_str(body.get("user_name")),
+            display_name=clean_name(body.get("user_name")),
         ),
         channel=_channel(ws, channel_id),
         received_at=received_at,
@@ -247,12 +248,12 @@ def action_to_inbound(
     tenant = _str(user.get("team_id"))
     actions = body.get("actions")
     action = actions[0] if isinstance(actions, list) and actions else None
-    details: dict[str, str] = {"user_id": user_id[:32], "team_id": tenant[:32]}
+    details: dict[str, str] = {"user_id": _safe(user_id), "team_id": _safe(tenant)}
     if not isinstance(action, Mapping):
         return Refusal(reason="no_action", details=details)
     action_id = _str(action.get("action_id"))
     value = action.get("value")
-    details["action_id"] = re.sub(r"[^A-Za-z0-9_.:-]", "?", action_id[:64])
+    details["action_id"] = _safe(action_id)
     details["value_length"] = str(len(value)) if isinstance(value, str) else "none"
     if not user_id or not tenant:
         return Refusal(reason="no_user", details=details)
@@ -281,7 +282,7 @@ def action_to_inbound(
             platform=PLATFORM,
             tenant=tenant,
             user_id=user_id,
-            display_name=_str(user.get("name")) or _str(user.get("username")),
+            display_name=clean_name(user.get("name")) or clean_name(user.get("username")),
         ),
         channel=_channel(ws, channel_id),
         received_at=received_at,

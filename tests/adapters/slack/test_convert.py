@@ -34,6 +34,7 @@ EVENT_CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("mention", _event(type="app_mention", channel="C1", text="<@UBOT> run x"), "run x"),
     ("mention-named", _event(type="app_mention", channel="C1", text="<@UBOT|fd>  run"), "run"),
     ("mention-only", _event(type="app_mention", channel="C1", text="<@UBOT>"), None),
+    ("dm-with-mention", _event(text="<@UBOT> run x <@U7>"), "run x <@U7>"),
     ("other-event", _event(type="reaction_added"), None),
 ]
 
