@@ -3,13 +3,14 @@
 Pure: imports nothing of ours, does no I/O. `Redactor(config, known_secrets=...)` is built once
 and reused; `redact(text)` returns the text with typed placeholders and the findings.
 One detector family per module: `known`, `cloud`, `vcs`, `chat`, `saas`, `structured`,
-`assignment`, `pii`; `engine` runs them over bounded windows and merges their spans.
+`assignment`, `pii`; `names` decides which identifiers hold secrets; `engine` runs the
+detectors over bounded windows and merges their spans.
 """
 
 from __future__ import annotations
 
-from .assignment import is_secret_name
 from .engine import Redactor
+from .names import is_secret_name
 from .types import ALL_PII, Finding, RedactionConfig, RedactionResult
 
 __all__ = [

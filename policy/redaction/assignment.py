@@ -14,14 +14,14 @@ from functools import lru_cache
 
 from .base import Span
 from .entropy import entropy, is_placeholder, looks_random
+from .names import name_class
 
-__all__ = ["assignments", "is_secret_name"]
+__all__ = ["assignments"]
 
 _HINTS = ("token", "secre", "pass", "pwd", "cred", "key", "auth", "pw", "pat")
 _SHORT_HINTS = frozenset({"pw", "pat"})
 _IDENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.$-")
 _IDENT_TAIL = re.compile(r"[A-Za-z0-9_.$-]{0,80}")
-_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+[a-z]*")
 _ASSIGN = re.compile(
     r"""(?P<close>["'`]?(?:\[\d*\])?)
         (?:[ \t]{1,4}(?:string|String|str|&str|\[\]byte|char\*?|const))?
@@ -35,214 +35,6 @@ _UNQUOTED = re.compile(r"[^\s\"'`\\<]{1,256}")
 _QUOTED = {q: re.compile(q + r"([^" + q + r"\n]{1,256})" + q) for q in ("'", '"', "`")}
 _XML_VALUE = re.compile(r"[^<\n]{1,256}")
 
-_PASSWORD_PARTS = ("passw", "passphrase")
-_PASSWORD_WORDS = frozenset({"pass", "pwd", "pw", "passwd"})
-_TOKEN_PARTS = (
-    "token",
-    "secret",
-    "credential",
-    "apikey",
-    "privatekey",
-    "accesskey",
-    "secretkey",
-    "authkey",
-)
-_TOKEN_WORDS = frozenset({"auth", "creds", "cred", "pat", "tokens"})
-_DENY_LAST = frozenset(
-    [
-        "id",
-        "ids",
-        "uuid",
-        "name",
-        "names",
-        "url",
-        "uri",
-        "urls",
-        "path",
-        "paths",
-        "file",
-        "files",
-        "dir",
-        "directory",
-        "size",
-        "length",
-        "len",
-        "type",
-        "types",
-        "version",
-        "count",
-        "format",
-        "prefix",
-        "suffix",
-        "field",
-        "fields",
-        "header",
-        "headers",
-        "env",
-        "var",
-        "ref",
-        "refs",
-        "arn",
-        "policy",
-        "hash",
-        "digest",
-        "checksum",
-        "md",
-        "sha",
-        "fingerprint",
-        "endpoint",
-        "expiry",
-        "expires",
-        "expiration",
-        "expire",
-        "ttl",
-        "timeout",
-        "mode",
-        "enabled",
-        "required",
-        "param",
-        "params",
-        "label",
-        "source",
-        "location",
-        "provider",
-        "manager",
-        "class",
-        "method",
-        "algorithm",
-        "algo",
-        "scheme",
-        "kind",
-        "index",
-        "limit",
-        "max",
-        "min",
-        "at",
-        "time",
-        "timestamp",
-        "date",
-        "status",
-        "state",
-        "valid",
-        "pair",
-        "chars",
-        "str",
-        "regex",
-        "pattern",
-        "template",
-        "validator",
-        "generator",
-        "service",
-        "store",
-        "bucket",
-        "region",
-        "host",
-        "port",
-        "user",
-        "username",
-        "email",
-        "account",
-        "login",
-        "event",
-        "events",
-        "reset",
-        "rotation",
-        "helper",
-        "util",
-        "utils",
-        "module",
-        "handler",
-        "factory",
-        "parser",
-        "test",
-        "tests",
-        "spec",
-        "mock",
-        "example",
-        "policy",
-        "attempts",
-        "retries",
-        "seconds",
-        "ms",
-    ]
-)
-_NEGATING = frozenset(
-    {
-        "public",
-        "pub",
-        "publishable",
-        "csrf",
-        "xsrf",
-        "authenticity",
-        "author",
-        "not",
-        "non",
-        "nonmatching",
-        "invalid",
-        "wrong",
-        "dummy",
-        "fake",
-        "mock",
-        "sample",
-        "example",
-    }
-)
-_GENERIC_KEY = frozenset(
-    [
-        "some",
-        "other",
-        "foreign",
-        "primary",
-        "schema",
-        "sequence",
-        "sort",
-        "partition",
-        "row",
-        "column",
-        "hash",
-        "index",
-        "map",
-        "cache",
-        "lookup",
-        "unique",
-        "composite",
-        "issuer",
-        "ha",
-        "entry",
-        "object",
-        "idempotency",
-        "routing",
-        "shard",
-        "group",
-        "dict",
-        "item",
-        "node",
-        "field",
-        "i18n",
-        "translation",
-        "message",
-        "registry",
-        "state",
-        "redis",
-        "primary",
-        "config",
-        "hot",
-        "short",
-        "long",
-        "ssh",
-        "host",
-        "gpg",
-        "pgp",
-        "kms",
-        "sign",
-        "verify",
-        "public",
-        "pub",
-        "my",
-        "the",
-        "a",
-    ]
-)
 _BOOLISH = frozenset(
     [
         "true",
@@ -278,34 +70,6 @@ _FILENAME = re.compile(
     r"[\w./~-]*\.(?:pem|key|crt|cer|der|p12|pfx|jks|keystore|keytab|json|ya?ml|txt|env|conf|cfg|pub)"
 )
 _SCHEMES = frozenset({"bearer", "basic", "token", "digest", "api-token", "apikey", "hmac"})
-
-
-@lru_cache(maxsize=4096)
-def _name_class(ident: str) -> str | None:
-    """'password', 'token', 'key' (weak) or None for names that do not hold secrets."""
-    words = [w.lower() for w in _WORD.findall(ident)]
-    words = [w for w in words if not w.isdigit()]
-    if not words or any(w in _NEGATING for w in words):
-        return None
-    if words[-1] in _DENY_LAST:
-        return None
-    joined = "".join(words)
-    if any(p in w for w in words for p in _PASSWORD_PARTS) or any(
-        w in _PASSWORD_WORDS for w in words
-    ):
-        return "password"
-    if any(p in joined for p in _TOKEN_PARTS) or any(w in _TOKEN_WORDS for w in words):
-        return "token"
-    if words[-1] in ("key", "keys"):
-        if len(words) == 1 or words[-2] in _GENERIC_KEY:
-            return "weak"
-        return "token"
-    return None
-
-
-def is_secret_name(name: str) -> bool:
-    """Whether a field or variable called `name` holds a secret (`api_key`, `dbPassword`, ...)."""
-    return _name_class(name) in ("password", "token")
 
 
 @lru_cache(maxsize=4096)
@@ -358,7 +122,7 @@ _REVERSED = re.compile(
 def _reversed(text: str) -> Iterator[Span]:
     """`"value" == password` comparisons, with the literal on the left."""
     for m in _REVERSED.finditer(text):
-        cls = _name_class(m.group(3))
+        cls = name_class(m.group(3))
         if cls is not None and cls != "weak" and _value_ok(m.group(2), cls, True):
             yield (m.start(2), m.end(2), "secret_assignment")
 
@@ -397,7 +161,7 @@ def assignments(text: str, lowered: str) -> Iterator[Span]:
         ident_end = tail.end() if tail else hint_end
         pos = max(ident_end, hint_end)
         ident = text[start:ident_end].strip(".-$")
-        cls = _name_class(ident)
+        cls = name_class(ident)
         if cls is None:
             continue
         am = _ASSIGN.match(text, ident_end)

@@ -70,7 +70,9 @@ def rule(
         left = re.compile(lead.group(1), flags)
         regex = regex[: lead.start(1) - 4] + regex[lead.end() :]
     if anchored is None:
-        anchored = offset == 0 and bool(triggers) and _starts_with_triggers(regex, lead, left, triggers)
+        anchored = (
+            offset == 0 and bool(triggers) and _starts_with_triggers(regex, lead, left, triggers)
+        )
     compiled = re.compile(regex, flags)
     return Rule(kind, compiled, lits, nocase, group, check, left, anchored, offset)
 

@@ -17,7 +17,9 @@ __all__ = ["PII_DETECTORS", "PII_KINDS", "iban_ok", "luhn_ok"]
 PII_KINDS = frozenset({"email", "phone", "card", "iban", "ssn", "ip"})
 
 _LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
-_DOMAIN = re.compile(r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![\w-])")
+_DOMAIN = re.compile(
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![\w-])"
+)
 _PHONE_INTL = re.compile(r"\+\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){2,5}(?![\d])(?!\.\d)")
 _PHONE_US = tuple(
     re.compile(p + rb"(?![0Aa_\-]|\.0)")
@@ -35,7 +37,8 @@ _IBAN = re.compile(rb"AA00(?<![0Aa_]AA00)(?: ?[A0]{4}){2,7}(?: ?[A0]{1,4})?(?![0
 _SSN = re.compile(rb"000-00-0000(?<![0Aa_\-]000-00-0000)(?![0Aa_\-])")
 _IPV4 = re.compile(r"\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w]|\.\d)")
 _SHAPE_TABLE = bytes(
-    48 if 48 <= i <= 57 else 65 if 65 <= i <= 90 else 97 if 97 <= i <= 122 else i for i in range(256)
+    48 if 48 <= i <= 57 else 65 if 65 <= i <= 90 else 97 if 97 <= i <= 122 else i
+    for i in range(256)
 )
 _IPV6_GATE = re.compile(r":[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:")
 _IPV6 = re.compile(r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
@@ -137,8 +140,8 @@ def phones(text: str, lowered: str) -> Iterator[Span]:
     if "-" in text or "." in text or "(" in text:
         shape = _shape(text)
         for pattern in _PHONE_US:
-            for m in pattern.finditer(shape):
-                yield (m.start(), m.end(), "phone")
+            for hit in pattern.finditer(shape):
+                yield (hit.start(), hit.end(), "phone")
 
 
 def cards(text: str, lowered: str) -> Iterator[Span]:
@@ -192,7 +195,7 @@ def ips(text: str, lowered: str) -> Iterator[Span]:
                 yield (start, m.end(), "ip")
     if "::" in text or _IPV6_GATE.search(text):
         for m in _IPV6.finditer(text):
-            if m.start() and text[m.start() - 1] in ":." or _after_word(text, m.start()):
+            if (m.start() and text[m.start() - 1] in ":.") or _after_word(text, m.start()):
                 continue
             try:
                 addr = ipaddress.IPv6Address(m.group(0))

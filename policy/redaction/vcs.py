@@ -83,7 +83,11 @@ VCS = RuleSet(
         ),
         rule("rubygems_token", _B + r"rubygems_[a-f0-9]{48}" + _E, "rubygems_"),
         rule(
-            "clojars_token", r"(?i)CLOJARS_[a-z0-9]{60}" + _E, "clojars_", nocase=True, anchored=True
+            "clojars_token",
+            r"(?i)CLOJARS_[a-z0-9]{60}" + _E,
+            "clojars_",
+            nocase=True,
+            anchored=True,
         ),
         rule(
             "bitbucket_app_password",
