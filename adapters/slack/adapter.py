@@ -1,7 +1,7 @@
 """The Slack front: a slack-bolt `AsyncApp` in Socket Mode or behind a signed HTTP endpoint.
 
 Lifecycle and wiring only; payload conversion lives in `convert.py`, Block Kit in
-`cards.py`. Every event is acknowledged first and handled after, in a task of its
+`cards.py`, the signed HTTP endpoint in `endpoint.py`, posting in `sender.py`. Every event is acknowledged first and handled after, in a task of its
 own, so Slack's 3-second rule holds whatever the bot does. Errors of slack_sdk
 and aiohttp become `PlatformError` here (with `retry_after` on HTTP 429, once the
 SDK's own rate-limit retries are used up).
@@ -18,7 +18,6 @@ import re
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -29,21 +28,19 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.base import Handler, PlatformError
 from adapters.slack import convert
 from adapters.slack.endpoint import SignedEndpoint
 from adapters.slack.names import DisplayNames
-from bot.types import Address, Inbound, MessageRef, Outcome
+from adapters.slack.sender import Sender, platform_error
+from bot.types import Inbound, MessageRef, Outcome
 
 __all__ = ["SecurityHook", "SlackAdapter"]
 
 log = logging.getLogger(__name__)
 
 SecurityHook = Callable[[str, Mapping[str, object]], Awaitable[None]]
-
-_POST_FLAGS = {"unfurl_links": False, "unfurl_media": False}
 
 
 class SlackAdapter:
@@ -81,7 +78,6 @@ class SlackAdapter:
         self.http_port = http_port
         self._app_token = app_token
         self._signing_secret = signing_secret
-        self._api_base_url = api_base_url
         self._http_host = http_host
         self._http_path = http_path
         self._command = command
@@ -105,6 +101,9 @@ class SlackAdapter:
         self._ws: convert.Workspace | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._names = DisplayNames(self.client)
+        self._sender = Sender(
+            self.client, retry_handlers=self._retry_handlers, api_base_url=api_base_url
+        )
         self._stopping = asyncio.Event()
         self.ready = asyncio.Event()
         self._register()
@@ -226,7 +225,7 @@ class SlackAdapter:
             await self.client.apps_connections_open(app_token=self._app_token)
         except SlackApiError as exc:
             if exc.response.status_code != 429:
-                raise _platform_error("apps.connections.open", exc) from exc
+                raise platform_error("apps.connections.open", exc) from exc
         except (SlackClientError, aiohttp.ClientError, OSError) as exc:
             log.warning("slack socket mode pre-check failed (%s); connecting anyway", exc)
 
@@ -241,7 +240,7 @@ class SlackAdapter:
         try:
             auth = await self.client.auth_test()
         except (SlackClientError, aiohttp.ClientError, OSError) as exc:
-            raise _platform_error("auth.test", exc) from exc
+            raise platform_error("auth.test", exc) from exc
         team = auth.get("team_id")
         user = auth.get("user_id")
         bot = auth.get("bot_id")
@@ -255,151 +254,5 @@ class SlackAdapter:
 
     async def send(self, outcome: Outcome) -> MessageRef | None:
         """Post (or edit) one outcome; return the reference of the first message posted."""
-        if outcome.edit is not None:
-            ref = outcome.edit
-            args = convert.edit_args(outcome)
-            await self._call("chat.update", channel=ref.channel_id, ts=ref.message_id, **args)
-            return ref
-        plan = convert.plan_message(outcome)
-        to = outcome.to
-        ctx = convert.ReplyContext.decode(to.reply_context)
-        if (
-            to.private
-            and to.user_id
-            and to.channel_id
-            and not to.channel_id.startswith("D")
-            and outcome.card is None
-            and plan.file is None
-        ):
-            await self._send_private(to, ctx, plan)
-            return None
-        channel = await self._resolve_channel(to)
-        first: MessageRef | None = None
-        for message in plan.messages:
-            resp = await self._call("chat.postMessage", channel=channel, **_POST_FLAGS, **message)
-            ts = resp.get("ts")
-            posted_in = resp.get("channel")
-            if first is None and isinstance(ts, str):
-                first = MessageRef(
-                    platform="slack",
-                    tenant=self._ws.team_id if self._ws else to.tenant,
-                    channel_id=posted_in if isinstance(posted_in, str) and posted_in else channel,
-                    message_id=ts,
-                )
-        if plan.file is not None:
-            await self._upload(channel, plan.file)
-        return first
-
-    async def _resolve_channel(self, to: Address) -> str:
-        # A private card or file goes to the user's DM: ephemerals cannot be edited or hold files.
-        if to.private and to.user_id and not to.channel_id.startswith("D"):
-            return await self._open_dm(to.user_id)
-        if to.channel_id:
-            return to.channel_id
-        if to.user_id:
-            return await self._open_dm(to.user_id)
-        raise PlatformError("slack outcome has no channel or user to send to", platform="slack")
-
-    async def _open_dm(self, user_id: str) -> str:
-        resp = await self._call("conversations.open", users=user_id)
-        chan = resp.get("channel")
-        chan_id = chan.get("id") if isinstance(chan, Mapping) else None
-        if not isinstance(chan_id, str) or not chan_id:
-            raise PlatformError("slack conversations.open returned no channel", platform="slack")
-        return chan_id
-
-    async def _send_private(
-        self, to: Address, ctx: convert.ReplyContext, plan: convert.MessagePlan
-    ) -> None:
-        """Only `to.user_id` may see these: response_url, else an ephemeral, else their DM."""
-        url = ctx.response_url
-        usable = bool(url) and ctx.user_id == to.user_id and self._trusted_response_url(url)
-        hook = (
-            AsyncWebhookClient(url, retry_handlers=list(self._retry_handlers)) if usable else None
-        )
-        dm = ""
-        for message in plan.messages:
-            if hook is not None:
-                if await self._respond(hook, message):
-                    continue
-                hook = None  # expired (30 min, 5 uses) or refused: stop using it
-            if not dm:
-                try:
-                    await self._call(
-                        "chat.postEphemeral", channel=to.channel_id, user=to.user_id, **message
-                    )
-                    continue
-                except PlatformError as exc:
-                    if exc.retry_after is not None:
-                        raise
-                    log.info("slack ephemeral refused (%s); sending it as a DM instead", exc)
-                    dm = await self._open_dm(to.user_id)
-            await self._call("chat.postMessage", channel=dm, **_POST_FLAGS, **message)
-
-    async def _respond(self, hook: AsyncWebhookClient, message: Mapping[str, Any]) -> bool:
-        try:
-            resp = await hook.send_dict(
-                {"response_type": "ephemeral", "replace_original": False, **message}
-            )
-        except (SlackClientError, aiohttp.ClientError, OSError) as exc:
-            log.info("slack response_url failed (%s); trying an ephemeral", type(exc).__name__)
-            return False
-        if resp.status_code != 200:
-            log.info("slack response_url answered HTTP %s; trying an ephemeral", resp.status_code)
-            return False
-        return True
-
-    def _trusted_response_url(self, url: str) -> bool:
-        parts = urlsplit(url)
-        if parts.scheme == "https" and parts.hostname == "hooks.slack.com":
-            return True
-        api = urlsplit(self._api_base_url)
-        return (parts.scheme, parts.netloc) == (api.scheme, api.netloc)
-
-    async def _upload(self, channel: str, upload: convert.FileUpload) -> None:
-        try:
-            await self.client.files_upload_v2(
-                channel=channel,
-                filename=upload.filename,
-                title=upload.title,
-                content=upload.content,
-            )
-        except (SlackClientError, aiohttp.ClientError, OSError) as exc:
-            raise _platform_error("files_upload_v2", exc) from exc
-
-    async def _call(self, method: str, **kwargs: Any) -> Mapping[str, Any]:
-        methods: dict[str, Callable[..., Awaitable[Any]]] = {
-            "chat.postMessage": self.client.chat_postMessage,
-            "chat.postEphemeral": self.client.chat_postEphemeral,
-            "chat.update": self.client.chat_update,
-            "conversations.open": self.client.conversations_open,
-        }
-        try:
-            resp = await methods[method](**kwargs)
-        except (SlackClientError, aiohttp.ClientError, OSError) as exc:
-            raise _platform_error(method, exc) from exc
-        data = resp.data
-        if not isinstance(data, Mapping):
-            raise PlatformError(f"slack {method} returned no JSON", platform="slack")
-        return data
-
-
-def _retry_after(headers: Mapping[str, Any]) -> float | None:
-    for key, value in headers.items():
-        if key.lower() == "retry-after":
-            raw = value[0] if isinstance(value, list) and value else value
-            try:
-                return float(raw)
-            except (TypeError, ValueError):
-                return None
-    return None
-
-
-def _platform_error(method: str, exc: Exception) -> PlatformError:
-    if isinstance(exc, SlackApiError):
-        status = exc.response.status_code
-        error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
-        retry = _retry_after(exc.response.headers) if status == 429 else None
-        code = error if isinstance(error, str) else f"HTTP {status}"
-        return PlatformError(f"slack {method} failed: {code}", platform="slack", retry_after=retry)
-    return PlatformError(f"slack {method} failed: {type(exc).__name__}", platform="slack")
+        team = self._ws.team_id if self._ws is not None else outcome.to.tenant
+        return await self._sender.send(outcome, team=team)
