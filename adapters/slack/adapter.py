@@ -1,9 +1,10 @@
 """The Slack front: a slack-bolt `AsyncApp` in Socket Mode or behind a signed HTTP endpoint.
 
-Lifecycle and wiring only; payload conversion lives in `convert.py`, Block Kit in
-`cards.py`, the signed HTTP endpoint in `endpoint.py`, posting in `sender.py`. Every event is acknowledged first and handled after, in a task of its
-own, so Slack's 3-second rule holds whatever the bot does. Errors of slack_sdk
-and aiohttp become `PlatformError` here (with `retry_after` on HTTP 429, once the
+Lifecycle and wiring only: payload conversion lives in `convert.py`, Block Kit in
+`cards.py`, the signed HTTP endpoint in `endpoint.py`, posting in `sender.py`.
+Every event is acknowledged first and handled after, in a task of its own, so
+Slack's 3-second rule holds whatever the bot does. Errors of slack_sdk and aiohttp
+become `PlatformError` at this boundary (with `retry_after` on HTTP 429, once the
 SDK's own rate-limit retries are used up).
 
     serve(handler)  auth.test -> listen (Socket Mode or aiohttp) -> Inbound -> handler task
