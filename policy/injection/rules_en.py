@@ -248,7 +248,7 @@ BOUNDARY = rule_table(
             4,
             "begin start new",
             r"\b(?:begin|start|new)(?:ning)? (?:of )?(?:new )?(?:system|"
-            r"admin|developer) (?:prompt|message|instructions)\b",
+            r"admin|developer) (?:prompt|message|instructions)\b ?(?:[:\-=>]|is:|follows)",
         ),
         (
             2,

@@ -115,7 +115,7 @@ DESTRUCTIVE = rule_table(
         ),
         (7, "no", r"--no-preserve-root"),
         (4, "drop", r"\bdrop\s+(?:database|schema)\b"),
-        (2, "drop trunc", r"\b(?:drop\s+table|truncate\s+table)\b"),
+        (1, "drop trunc", r"\b(?:drop\s+table|truncate\s+table)\b"),
         (4, "delet", r"\bdelete\s+from\s+\w+\s*(?:;|$)"),
         (7, "mkfs", r"\bmkfs(?:\.\w+)?\s+/dev/"),
         (7, "dd", r"\bdd\s+if=/dev/(?:zero|u?random)\s+of=/dev/"),
@@ -128,8 +128,14 @@ DESTRUCTIVE = rule_table(
             r"\b(?:disable|turn off|"
             r"stop|kill|deactivate|remove|uninstall|bypass|shut down|pause|switch off)\b"
             r"[^.\n]{0,25}\b(?:audit(?:d| log(?:ging|s)?| trail)?|security (?:monitoring|"
-            r"alerts|agent|scanner|checks)|antivirus|anti-virus|edr|firewall|selinux|apparmor|"
-            r"2fa|mfa|intrusion detection|defender|siem|logging)\b",
+            r"alerts|agent|scanner|checks)|antivirus|anti-virus|edr|intrusion detection|siem)\b",
+        ),
+        (
+            1,
+            "disab turn stop kill deact remov unins bypa shut pause",
+            r"\b(?:disable|turn off|stop|kill|deactivate|remove|uninstall|bypass|shut down|pause|"
+            r"switch off)\b[^.\n]{0,25}\b(?:firewall|selinux|apparmor|2fa|mfa|defender|"
+            r"logging)\b",
         ),
         (
             2,

@@ -32,8 +32,8 @@ ROLEPLAY = rule_table(
         (
             4,
             "devel",
-            r"\bdeveloper mode (?:enabled|output|on|activated|response|v2|is)\b|"
-            r"\b(?:enable|activate|enter|with|in) developer mode\b",
+            r"\bdeveloper mode (?:enabled|output|activated|response|v2)\b|\b(?:chatgpt|gpt|"
+            r"ai|you|assistant|model|llm|claude|bard|gemini)\b[^.\n]{0,30}\bdeveloper mode\b",
         ),
         (1, "jailb", r"\bjailbreak(?:s|ing)?\b"),
         (2, "jailb", r"\bjailbroken\b|\[.?jailbreak.?\]|\bjailbreak mode\b"),
@@ -51,8 +51,14 @@ ROLEPLAY = rule_table(
             r"\b(?:no|without|free of|free from|beyond|"
             r"outside|not bound by|not restricted by|not limited by|devoid of|lacks?|lacking|"
             r"removed|ignores?|unbound by)\b (?:any |all |the |its |your |their )?(?:moral|ethical|"
-            r"ethics|content|safety|openai|programming|usual|typical|standard|ai)? ?"
+            r"ethics|content|safety|openai|programming|usual|typical|standard|ai) "
             r"(?:and (?:moral|ethical) )?" + LIMITS + r"\b",
+        ),
+        (
+            1,
+            "no witho free beyon outsi devoi lack",
+            r"\b(?:no|without|free of|free from|beyond|outside|devoid of|lacks?|lacking)\b "
+            r"(?:any |all )?" + LIMITS + r"\b(?! on| for| of| to)",
         ),
         (
             2,
@@ -299,7 +305,7 @@ ROLEPLAY = rule_table(
 REVEAL = (
     r"\b(?:reveal|show|print|output|display|repeat|tell me|give me|share|dump|leak|expose|"
     r"write (?:out|down)|list|provide|recite|disclose|spell out|translate|encode|summari[sz]e|"
-    r"paste|copy|return|echo|what (?:is|are|was|were)|read (?:me|back|out))(?:s|ing|ed)?\b"
+    r"paste|copy|return|echo|read (?:me|back|out))(?:s|ing|ed)?\b"
 )
 HIDDEN_PROMPT = (
     r"\b(?:system ?prompt|system message|system instructions|initial (?:prompt|instructions)|"
@@ -320,6 +326,7 @@ EXTRACTION = rule_table(
             REVEAL + r"[^.\n]{0,60}?" + HIDDEN_PROMPT,
         ),
         (1, "syste initi origi hidde pre prepr devel meta start secre", HIDDEN_PROMPT),
+        (4, "what", r"\bwhat(?:'s| is| are| was| were) (?:in )?(?:your|the|its) " + HIDDEN_PROMPT),
         (
             2,
             "repea print outpu echo copy recit write retur",
@@ -332,9 +339,9 @@ EXTRACTION = rule_table(
         (
             2,
             "what which",
-            r"\b(?:what|which) (?:are|were|is) (?:your|the) (?:initial |original "
-            r"|first |hidden |secret |exact |full )?(?:instructions|rules|directives|guidelines|"
-            r"prompt)\b",
+            r"\b(?:what|which) (?:are|were|is) (?:your (?:initial |original |first |hidden |"
+            r"secret |exact |full )?|the (?:initial|original|first|hidden|secret|system) )"
+            r"(?:instructions|rules|directives|guidelines|prompt)\b",
         ),
         (
             2,
