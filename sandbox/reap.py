@@ -138,9 +138,9 @@ async def verify_teardown(handle: RunHandle) -> int:
             break
         await asyncio.sleep(_TEARDOWN_POLL)
         for pid in list(pending):
-            _reap(pid)  # orphans are reparented to the bot (a subreaper)
             if procscan.is_zombie(pid):
-                _reap(pid)
+                if pid != handle.pid:  # the spawned process itself is asyncio's to reap
+                    _reap(pid)  # orphans are reparented to the bot (a subreaper)
                 pending.discard(pid)
     return len(left)
 

@@ -219,8 +219,11 @@ async def supervise(req: SpawnRequest, handle: RunHandle) -> RunOutcome:
             # Something outside the namespace still holds the pipes (weak mode): end it.
             handle.kill(handle.kill_reason or "killed")
             await asyncio.wait(pumps, timeout=_DRAIN_GRACE)
-    except BaseException:
+    except asyncio.CancelledError:
         handle.kill("cancelled")
+        raise
+    except BaseException:
+        handle.kill("killed")
         raise
     finally:
         handle.exited = proc.returncode is not None

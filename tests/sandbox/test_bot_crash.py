@@ -16,8 +16,26 @@ from .conftest import SANDBOX_UID, _descends_from, processes_of_uid
 REPO = Path(sandbox.__file__).resolve().parent.parent
 
 BOT = """
-import asyncio, sys
+import asyncio, os, sys
 from sandbox import Limits, RunSpec, Sandbox, SandboxConfig
+
+def descendants():
+    parents = {}
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = open(f"/proc/{name}/stat").read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        parents[int(name)] = int(stat[1])
+    found = set()
+    for pid in parents:
+        p = pid
+        while p in parents and p > 1:
+            p = parents[p]
+            if p == os.getpid():
+                found.add(pid)
+                break
+    return found
 
 async def main():
     sb = Sandbox(SandboxConfig())
@@ -25,9 +43,8 @@ async def main():
     code = "import os, time\\nif os.fork() == 0:\\n    os.setsid()\\n    time.sleep(100)\\ntime.sleep(100)"
     task = asyncio.create_task(sb.run(RunSpec(run_id="victim", python=code,
                                               limits=Limits(wall_seconds=60))))
-    while not sb.live_runs() or not sb.live_runs()[0].pid:
+    while len(descendants()) < 4:  # outer bwrap, namespace init, the snippet, its daemon
         await asyncio.sleep(0.01)
-    await asyncio.sleep(0.3)
     print("ready", flush=True)
     await task
 
