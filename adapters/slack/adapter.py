@@ -97,6 +97,8 @@ class SlackAdapter:
             process_before_response=False,
             request_verification_enabled=mode == "http",
             raise_error_for_unhandled_request=False,
+            # Bolt and the Socket Mode client log payloads at DEBUG; keep them under our name.
+            logger=logging.getLogger("adapters.slack.bolt"),
         )
         self._handler: Handler | None = None
         self._ws: convert.Workspace | None = None

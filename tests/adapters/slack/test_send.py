@@ -209,3 +209,13 @@ async def test_refused_ephemeral_falls_back_to_dm(running: Running) -> None:
     assert all(
         c.params["channel"] != "C0ELSEWHERE" for c in running.fake.calls_of("chat.postMessage")
     )
+
+
+async def test_very_long_output_to_a_user_is_uploaded_in_their_dm(running: Running) -> None:
+    """A file for one person is uploaded into the DM opened for them."""
+    code = "x" * 20_000
+    await running.adapter.send(Outcome(to=running.home(user_id="U2"), text="", code=code))
+    done = await running.fake.wait_for_call("files.completeUploadExternal")
+    assert done.params["channel_id"] == "DU2"
+    (stored,) = running.fake.state.files.values()
+    assert stored["content"] == code.encode()
