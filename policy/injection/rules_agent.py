@@ -103,8 +103,8 @@ AGENT = rule_table(
         ),
         (
             2,
-            "syste admin devel secur",
-            r"\b(?:system|admin|developer|security) (?:note|notice|"
+            "syste admin devel",
+            r"\b(?:system|admin|developer) (?:note|notice|"
             r"update|message|alert|instruction|override)s?\s*:",
         ),
         (

@@ -125,8 +125,7 @@ DESTRUCTIVE = rule_table(
         (
             2,
             "disab turn stop kill deact remov unins bypa shut pause",
-            r"\b(?:disable|turn off|"
-            r"stop|kill|deactivate|remove|uninstall|bypass|shut down|pause|switch off)\b"
+            r"\b(?:disable|turn off|deactivate|uninstall|bypass|switch off)\b"
             r"[^.\n]{0,25}\b(?:audit(?:d| log(?:ging|s)?| trail)?|security (?:monitoring|"
             r"alerts|agent|scanner|checks)|antivirus|anti-virus|edr|intrusion detection|siem)\b",
         ),
@@ -135,14 +134,20 @@ DESTRUCTIVE = rule_table(
             "disab turn stop kill deact remov unins bypa shut pause",
             r"\b(?:disable|turn off|stop|kill|deactivate|remove|uninstall|bypass|shut down|pause|"
             r"switch off)\b[^.\n]{0,25}\b(?:firewall|selinux|apparmor|2fa|mfa|defender|"
-            r"logging)\b",
+            r"logging|auditd?|audit log|audit trail|antivirus|edr|siem|security monitoring)\b",
         ),
         (
             2,
             "delet wipe erase destr purge shred remov",
-            r"\b(?:delete|wipe|erase|destroy|"
-            r"purge|shred|remove)\b[^.\n]{0,20}\b(?:all |every |the )*(?:backups?|snapshots|"
-            r"audit logs?|audit trail)\b",
+            r"\b(?:delete|wipe|erase|destroy|purge|shred|remove)\b[^.\n]{0,20}\b(?:all|every)\b"
+            r"[^.\n]{0,10}\b(?:backups?|snapshots)\b|\b(?:delete|wipe|erase|destroy|purge|shred|"
+            r"remove)\b[^.\n]{0,20}\b(?:audit logs?|audit trail)\b",
+        ),
+        (
+            1,
+            "delet wipe erase destr purge shred remov",
+            r"\b(?:delete|wipe|erase|destroy|purge|shred|remove)\b[^.\n]{0,20}\b(?:backups?|"
+            r"snapshots)\b",
         ),
         (
             4,
