@@ -9,6 +9,10 @@ caps, watchdogs), ``reap`` (killing, reaping, teardown checks), ``bwrap`` (comma
 ``seccomp`` (filter), ``limits``, ``env``, ``snippet`` (Python wrapper and import guard),
 ``selftest`` (probe and checks), ``procscan`` (/proc reading), ``models`` (values), ``errors``,
 ``cli`` (plain functions for the CLI).
+
+Process-wide effects: the first run makes the bot a child subreaper (so it can reap each run's
+namespace init and know the run is fully torn down); on Python 3.11 the bot should call
+``use_pidfd_child_watcher()`` once from its event loop at start-up (no thread per child).
 """
 
 from sandbox.errors import InvalidRunSpec, SandboxError, SandboxUnavailable

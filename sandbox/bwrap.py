@@ -10,6 +10,7 @@ are disabled, capabilities dropped, a new session started, and bwrap dies with t
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -48,7 +49,8 @@ def parse_version(text: str) -> tuple[int, int, int] | None:
     return (int(match[1]), int(match[2]), int(match[3] or 0))
 
 
-def _root_layout() -> list[str]:
+@functools.cache
+def _root_layout() -> tuple[str, ...]:
     """Binds for /bin, /lib ... as on the host: symlinks stay symlinks, directories are bound."""
     args: list[str] = []
     for name in _TOP_LEVEL:
@@ -59,7 +61,7 @@ def _root_layout() -> list[str]:
             args += ["--ro-bind", host, host]
     for path in _ETC_FILES:
         args += ["--ro-bind-try", path, path]
-    return args
+    return tuple(args)
 
 
 def bwrap_argv(
