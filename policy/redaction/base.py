@@ -89,6 +89,27 @@ def _starts_with_triggers(
     return all(body.startswith(t) or any(a.startswith(t) for a in alternatives) for t in triggers)
 
 
+def _trie(words: Iterable[str]) -> str:
+    """A regex matching any of `words`, factored by common prefixes (a word ends its branch)."""
+    root: dict[str, dict] = {}  # type: ignore[type-arg]
+    for word in words:
+        node = root
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict[str, dict]) -> str:  # type: ignore[type-arg]
+        if "" in node:
+            return ""
+        alts = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items())]
+        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+
+    return build(root) if root else "(?!)"
+
+
+_LONG_TEXT = 2048
+
+
 def _anchored(r: Rule, text: str, hay: str) -> Iterator[re.Match[str]]:
     """Matches of `r` tried only at the positions where one of its triggers occurs."""
     starts: list[int] = []
@@ -125,6 +146,24 @@ class RuleSet:
                 by_trigger.setdefault((t, r.nocase), []).append(i)
         self._by_trigger = {k: tuple(v) for k, v in by_trigger.items()}
         self._always = tuple(i for i, r in enumerate(self.rules) if not r.triggers)
+        self._case_rx = re.compile(_trie(self._case))
+        self._nocase_rx = re.compile(_trie(self._nocase))
+        self._by_prefix: dict[tuple[str, bool], frozenset[int]] = {}
+        for (t, nocase), _ in by_trigger.items():
+            self._by_prefix[(t, nocase)] = frozenset(
+                i
+                for (u, n), idx in by_trigger.items()
+                if n == nocase and u.startswith(t)
+                for i in idx
+            )
+
+    def _chosen_long(self, text: str, lowered: str) -> set[int]:
+        """Rules to run, found with one factored-regex pass per case mode (long texts)."""
+        chosen = set(self._always)
+        for rx, hay, nocase in ((self._case_rx, text, False), (self._nocase_rx, lowered, True)):
+            for word in set(rx.findall(hay)):
+                chosen.update(self._by_prefix[(word, nocase)])
+        return chosen
 
     @property
     def kinds(self) -> frozenset[str]:
@@ -133,14 +172,17 @@ class RuleSet:
 
     def __call__(self, text: str, lowered: str) -> Iterator[Span]:
         """Yield the spans of every rule whose triggers occur in the text."""
-        chosen = set(self._always)
-        by_trigger = self._by_trigger
-        for t in self._case:
-            if t in text:
-                chosen.update(by_trigger[(t, False)])
-        for t in self._nocase:
-            if t in lowered:
-                chosen.update(by_trigger[(t, True)])
+        if len(text) > _LONG_TEXT:
+            chosen = self._chosen_long(text, lowered)
+        else:
+            chosen = set(self._always)
+            by_trigger = self._by_trigger
+            for t in self._case:
+                if t in text:
+                    chosen.update(by_trigger[(t, False)])
+            for t in self._nocase:
+                if t in lowered:
+                    chosen.update(by_trigger[(t, True)])
         for i in sorted(chosen):
             r = self.rules[i]
             hay = lowered if r.nocase else text

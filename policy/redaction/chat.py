@@ -76,7 +76,6 @@ CHAT = RuleSet(
         rule(
             "discord_token",
             _B + r"[MNO][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}(?![\w-])",
-            ".",
         ),
         rule(
             "teams_webhook",
