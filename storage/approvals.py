@@ -64,6 +64,10 @@ class Approvals:
         self._sql = sql
         self._cipher = cipher
 
+    def use_cipher(self, cipher: FieldCipher) -> None:
+        """Encrypt with `cipher`'s newest key from now on (and decrypt with any of its keys)."""
+        self._cipher = cipher
+
     def _need_cipher(self, op: str) -> FieldCipher:
         if self._cipher is None:
             raise KeyFileError(f"{op}: no data key configured for approvals", op=op)

@@ -29,6 +29,7 @@ from storage.audit_chain import (
     GENESIS_HASH,
     AuditEvent,
     AuditRow,
+    Digester,
     VerifyResult,
     chain_rows,
     check_seal,
@@ -45,10 +46,10 @@ __all__ = ["GENESIS_HASH", "Audit", "AuditEvent", "AuditRow", "VerifyResult"]
 _BATCH = 1000
 _INSERT = (
     "INSERT INTO audit_log (seq, ts, event_id, stage, actor, channel, tool, decision, reason,"
-    " detail, args_hash, latency_ms, prev_hash, hash) VALUES "
+    " detail, args_hash, latency_ms, prev_hash, hash, fmt) VALUES "
 )
-_ROW_SLOTS = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_ROWS_PER_STATEMENT = 256  # 14 parameters each: far below SQLite's 32766-variable limit
+_ROW_SLOTS = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_ROWS_PER_STATEMENT = 256  # 15 parameters each: far below SQLite's 32766-variable limit
 
 
 @lru_cache(maxsize=64)
@@ -83,12 +84,29 @@ class _Pending:
 class Audit:
     """The audit log repository. Call `load_head()` once before appending (Database does)."""
 
-    def __init__(self, sql: Sql, mac_keys: Sequence[bytes] = ()) -> None:
+    def __init__(
+        self, sql: Sql, mac_keys: Sequence[bytes] = (), digester: Digester | None = None
+    ) -> None:
         self._sql = sql
         self._mac_keys = list(mac_keys)
+        self._digester = digester
         self._seq = 0
         self._hash = GENESIS_HASH
         self._queue: list[_Pending] = []
+
+    @property
+    def digester(self) -> Digester | None:
+        """The keyed digests behind fmt 2 rows and pseudonyms (None: key unavailable)."""
+        return self._digester
+
+    def use_mac_keys(self, mac_keys: Sequence[bytes]) -> None:
+        """Sign checkpoints and anchors with new keys from now on (newest first)."""
+        self._mac_keys = list(mac_keys)
+
+    @property
+    def mac_keys(self) -> list[bytes]:
+        """The keys that sign and check the checkpoint and the anchor, newest first."""
+        return list(self._mac_keys)
 
     @property
     def head(self) -> tuple[int, str]:
@@ -121,6 +139,12 @@ class Audit:
         """
         if not events:
             return []
+        if self._digester is None:
+            raise StorageError(
+                "audit: the pseudonym key is sealed under a data key this process lacks",
+                op="audit.append",
+                code="key",
+            )
         mine = _Pending(list(events))
         self._queue.append(mine)
         async with self._sql.locked("audit.append") as tx:
@@ -140,10 +164,10 @@ class Audit:
                 for pending in batch:
                     if pending.done:
                         continue
-                    rows = chain_rows(pending.prepared, seq, prev)
+                    rows = chain_rows(pending.prepared, seq, prev, self._digester)
                     spans.append((pending, len(values), len(values) + len(rows)))
                     values.extend(rows)
-                    seq, prev = rows[-1][0], rows[-1][-1]
+                    seq, prev = rows[-1][0], rows[-1][13]
                 if not values:
                     return
                 try:
@@ -245,7 +269,9 @@ class Audit:
 
         See `storage/audit_verify.py` for the checks and problem codes.
         """
-        return await verify_chain(self._sql, self._mac_keys, head_seq=self._seq)
+        return await verify_chain(
+            self._sql, self._mac_keys, head_seq=self._seq, digest=self._digester
+        )
 
     async def anchor(self, *, only_if_present: bool = False) -> tuple[int, str]:
         """Record the current head as the signed anchor; return (seq, hash) anchored.

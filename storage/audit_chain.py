@@ -2,9 +2,22 @@
 
 A row's hash is sha256 over the canonical JSON (sorted keys, no spaces, UTF-8) of
 its fields (seq, ts, event_id, stage, actor, channel, tool, decision, reason, detail,
-args_hash, latency_ms) plus prev_hash. `detail` enters the hash as the exact
-canonical JSON text that is stored, so verification never re-serialises it. The
-first row's prev_hash is GENESIS_HASH. Purge checkpoints are HMAC-SHA256 signed.
+args_hash, latency_ms) plus prev_hash. The first row's prev_hash is GENESIS_HASH.
+Purge checkpoints and the head anchor are HMAC-SHA256 signed.
+
+Two row formats (column `fmt`):
+
+- fmt 1 (rows written before migration 0003): the clear actor, channel and the exact
+  stored detail text enter the hash.
+- fmt 2 (every row written since): the actor, the channel and every string value inside
+  detail enter the hash as `Digester` digests: HMAC-SHA256 under the database's
+  pseudonym key, truncated to 32 hex digits. The pseudonym of a value is
+  `forgotten:<its digest>`, and a pseudonym digests to the digest it carries, so
+  replacing a value by its pseudonym (what forgetting a user does) leaves the hash
+  unchanged, while replacing it by anything else changes it. Making a pseudonym needs
+  the key, so someone editing the file cannot pseudonymise (hide) an actor either.
+  Dictionary keys and numbers enter as they are; a user key inside a longer string is
+  not a separate value (and is not pseudonymised).
 """
 
 from __future__ import annotations
@@ -13,8 +26,9 @@ import hashlib
 import hmac
 import json
 import math
+import re
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,8 +38,10 @@ from storage.errors import StorageError
 
 __all__ = [
     "GENESIS_HASH",
+    "PSEUDONYM_PREFIX",
     "AuditEvent",
     "AuditRow",
+    "Digester",
     "VerifyResult",
     "build_rows",
     "canonical_detail",
@@ -35,10 +51,47 @@ __all__ = [
     "row_from_db",
     "row_from_values",
     "row_hash",
+    "row_hash_v2",
     "seal",
 ]
 
 GENESIS_HASH = "0" * 64
+PSEUDONYM_PREFIX = "forgotten:"
+_PSEUDONYM = re.compile(r"forgotten:([0-9a-f]{32})\Z")
+_DIGEST_CACHE = 4096
+
+
+class Digester:
+    """Keyed digests of audited strings, and the pseudonyms that stand in for them."""
+
+    __slots__ = ("_cache", "_key")
+
+    def __init__(self, key: bytes) -> None:
+        self._key = bytes(key)
+        self._cache: dict[str, str] = {}
+
+    def __call__(self, value: str) -> str:
+        """The digest that enters a fmt 2 row's hash for `value`."""
+        found = self._cache.get(value)
+        if found is not None:
+            return found
+        match = _PSEUDONYM.match(value)
+        if match is not None:
+            digest = match.group(1)
+        else:
+            mac = hmac.new(self._key, b"audit-value:" + value.encode(), hashlib.sha256)
+            digest = mac.hexdigest()[:32]
+        if len(self._cache) >= _DIGEST_CACHE:
+            self._cache.clear()
+        self._cache[value] = digest
+        return digest
+
+    def pseudonym(self, value: str) -> str:
+        """`forgotten:<digest>`: what replaces `value` when its owner is forgotten."""
+        return PSEUDONYM_PREFIX + self(value)
+
+    def __repr__(self) -> str:
+        return "Digester(<key>)"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -150,6 +203,44 @@ def row_hash(fields: Sequence[Any], prev_hash: str) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+def _masked(value: Any, digest: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return digest(value)
+    if isinstance(value, dict):
+        return {k: _masked(v, digest) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v, digest) for v in value]
+    return value
+
+
+def row_hash_v2(fields: Sequence[Any], prev_hash: str, digest: Callable[[str], str]) -> str:
+    """The fmt 2 hash: like `row_hash`, with actor, channel and detail strings digested.
+
+    `fields[9]` is the stored detail text; ValueError if it is not JSON.
+    """
+    seq, ts, event_id, stage, actor, channel, tool, decision, reason, detail, args, lat = fields
+    masked = _DETAIL_ENCODER.encode(_masked(json.loads(detail), digest))
+    body = _ROW_ENCODER.encode(
+        {
+            "fmt": 2,
+            "seq": seq,
+            "ts": ts,
+            "event_id": event_id,
+            "stage": stage,
+            "actor": digest(actor),
+            "channel": digest(channel),
+            "tool": tool,
+            "decision": decision,
+            "reason": reason,
+            "detail": masked,
+            "args_hash": args,
+            "latency_ms": lat,
+            "prev_hash": prev_hash,
+        }
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
 def seal(key: bytes, kind: str, seq: int, digest: str) -> str:
     """HMAC-SHA256 over a chain position; `kind` ("checkpoint" | "anchor") separates uses."""
     return hmac.new(key, f"audit-{kind}:{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
@@ -208,21 +299,34 @@ def prepare(event: AuditEvent) -> tuple[Any, ...]:
     )
 
 
-def chain_rows(prepared: Sequence[tuple[Any, ...]], seq: int, prev: str) -> list[tuple[Any, ...]]:
-    """Stored values (seq .. latency_ms, prev_hash, hash) of prepared events after `seq`."""
+def chain_rows(
+    prepared: Sequence[tuple[Any, ...]],
+    seq: int,
+    prev: str,
+    digest: Callable[[str], str] | None,
+) -> list[tuple[Any, ...]]:
+    """Stored values (seq .. latency_ms, prev_hash, hash, fmt) of prepared events after `seq`.
+
+    fmt 2 with a `digest`; fmt 1 (the old format, for tests and tools) with None.
+    """
     rows: list[tuple[Any, ...]] = []
     for values in prepared:
         seq += 1
         fields = (seq, *values)
-        digest = row_hash(fields, prev)
-        rows.append((*fields, prev, digest))
-        prev = digest
+        if digest is None:
+            row_digest, fmt = row_hash(fields, prev), 1
+        else:
+            row_digest, fmt = row_hash_v2(fields, prev, digest), 2
+        rows.append((*fields, prev, row_digest, fmt))
+        prev = row_digest
     return rows
 
 
-def build_rows(events: Sequence[AuditEvent], seq: int, prev: str) -> list[tuple[Any, ...]]:
+def build_rows(
+    events: Sequence[AuditEvent], seq: int, prev: str, digest: Callable[[str], str] | None
+) -> list[tuple[Any, ...]]:
     """`chain_rows` of freshly prepared events."""
-    return chain_rows([prepare(event) for event in events], seq, prev)
+    return chain_rows([prepare(event) for event in events], seq, prev, digest)
 
 
 def row_from_values(values: Sequence[Any], detail: Mapping[str, Any]) -> AuditRow:

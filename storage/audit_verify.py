@@ -3,25 +3,27 @@
 From a trusted start (genesis, or the signed purge checkpoint) each row must have the
 next seq (else a row was deleted: `seq_gap`), point at the previous row's hash (else a
 row was inserted, removed or moved: `chain_break`) and hash to its stored hash (else it
-was edited: `hash_mismatch`). The signed anchor must then lie on the walked chain with
+was edited: `hash_mismatch`; fmt 2 rows need the pseudonym key, else
+`pseudonym_key_missing`). The signed anchor must then lie on the walked chain with
 the same hash (else rows were cut from the end: `truncated`, or the chain was rewritten:
 `anchor_mismatch`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from storage._sql import Sql
-from storage.audit_chain import GENESIS_HASH, VerifyResult, check_seal, row_hash
+from storage.audit_chain import GENESIS_HASH, VerifyResult, check_seal, row_hash, row_hash_v2
 
 __all__ = ["Position", "load_position", "verify_chain", "walk"]
 
 _BATCH = 1000
 _SELECT = (
     "SELECT seq, ts, event_id, stage, actor, channel, tool, decision, reason, detail,"
-    " args_hash, latency_ms, prev_hash, hash FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?"
+    " args_hash, latency_ms, prev_hash, hash, fmt FROM audit_log WHERE seq > ? ORDER BY seq"
+    " LIMIT ?"
 )
 
 
@@ -57,7 +59,13 @@ async def load_position(sql: Sql, table: str) -> Position | None:
 
 
 async def walk(
-    sql: Sql, seq: int, prev: str, *, stop_seq: int | None = None, watch_seq: int = -1
+    sql: Sql,
+    seq: int,
+    prev: str,
+    *,
+    stop_seq: int | None = None,
+    watch_seq: int = -1,
+    digest: Callable[[str], str] | None = None,
 ) -> Walked:
     """Check rows after `seq` (up to `stop_seq`), starting from hash `prev`."""
     checked = 0
@@ -80,11 +88,17 @@ async def walk(
                 return fault(seq + 1, "seq_gap")
             if row[12] != prev:
                 return fault(got, "chain_break")
+            fields = tuple(row[i] for i in range(12))
             try:
-                digest = row_hash(tuple(row[i] for i in range(12)), prev)
-            except (TypeError, ValueError):
-                digest = ""
-            if digest != row[13]:
+                if row[14] == 1:
+                    computed = row_hash(fields, prev)
+                elif digest is None:
+                    return fault(got, "pseudonym_key_missing")
+                else:
+                    computed = row_hash_v2(fields, prev, digest) if row[14] == 2 else ""
+            except (TypeError, ValueError, RecursionError):
+                computed = ""
+            if computed != row[13]:
                 return fault(got, "hash_mismatch")
             seq, prev = got, str(row[13])
             checked += 1
@@ -95,7 +109,13 @@ async def walk(
     return Walked(fault=None, checked=checked, last_seq=seq, last_hash=prev, watched_hash=watched)
 
 
-async def verify_chain(sql: Sql, keys: Sequence[bytes], *, head_seq: int) -> VerifyResult:
+async def verify_chain(
+    sql: Sql,
+    keys: Sequence[bytes],
+    *,
+    head_seq: int,
+    digest: Callable[[str], str] | None = None,
+) -> VerifyResult:
     """Verify the whole stored chain; `head_seq` is the last seq this process wrote or saw."""
     checkpoint = await load_position(sql, "audit_checkpoint")
     anchor = await load_position(sql, "audit_anchor")
@@ -108,7 +128,7 @@ async def verify_chain(sql: Sql, keys: Sequence[bytes], *, head_seq: int) -> Ver
                 )
     start, prev = (checkpoint.seq, checkpoint.hash) if checkpoint else (0, GENESIS_HASH)
     watch = anchor.seq if anchor is not None and anchor.seq >= start else -1
-    walked = await walk(sql, start, prev, watch_seq=watch)
+    walked = await walk(sql, start, prev, watch_seq=watch, digest=digest)
     if walked.fault is not None:
         return walked.fault
     last = walked.last_seq

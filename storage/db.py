@@ -9,8 +9,10 @@
 
 The file (and its parent directory, if missing) is created private (0600 / 0700); an
 existing file readable by group or others is tightened to 0600. The connection runs
-WAL, `foreign_keys=ON`, `synchronous=NORMAL` and a busy timeout. One connection is
-shared by the process; see `storage/_sql.py` for how concurrent coroutines share it.
+WAL, `foreign_keys=ON`, `synchronous=NORMAL`, `secure_delete=ON` (deleted and
+overwritten content is zeroed, so a forgotten user's key does not linger in free pages)
+and a busy timeout. One connection is shared by the process; see `storage/_sql.py` for
+how concurrent coroutines share it.
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ import aiosqlite
 from storage._sql import Sql
 from storage.approvals import Approvals
 from storage.audit import Audit
+from storage.audit_chain import Digester
 from storage.crypto import FieldCipher
 from storage.errors import AuditIntegrityError, StorageError, translate
 from storage.grants import Grants
 from storage.idempotency import Idempotency
 from storage.identities import Identities
+from storage.keyring import load_pseudonym_key
 from storage.migrate import apply_migrations, load_migrations
 from storage.pairings import Pairings
 from storage.roles import Roles
@@ -82,10 +86,17 @@ class Database:
     audit: Audit
 
     def __init__(
-        self, sql: Sql, *, path: Path, cipher: FieldCipher | None, audit_keys: Sequence[bytes]
+        self,
+        sql: Sql,
+        *,
+        path: Path,
+        cipher: FieldCipher | None,
+        audit_keys: Sequence[bytes],
+        pseudonym_key: bytes | None = None,
     ) -> None:
         self.path = path
         self._sql = sql
+        self._cipher = cipher
         self.identities = Identities(sql)
         self.pairings = Pairings(sql)
         self.grants = Grants(sql)
@@ -94,7 +105,9 @@ class Database:
         self.approvals = Approvals(sql, cipher)
         self.runs = Runs(sql)
         self.idempotency = Idempotency(sql)
-        self.audit = Audit(sql, audit_keys)
+        self.audit = Audit(
+            sql, audit_keys, Digester(pseudonym_key) if pseudonym_key is not None else None
+        )
 
     @classmethod
     async def open(
@@ -125,6 +138,7 @@ class Database:
             await conn.execute("PRAGMA foreign_keys = ON")
             await conn.execute("PRAGMA synchronous = NORMAL")
             await conn.execute("PRAGMA trusted_schema = OFF")
+            await conn.execute("PRAGMA secure_delete = ON")
             await apply_migrations(conn, load_migrations())
         except BaseException as exc:
             if conn is not None:
@@ -133,7 +147,13 @@ class Database:
             if isinstance(exc, (sqlite3.Error, ValueError)):
                 raise translate(exc, "open") from None
             raise
-        db = cls(Sql(conn), path=path, cipher=cipher, audit_keys=audit_keys)
+        sql = Sql(conn)
+        try:
+            pseudonym_key = await load_pseudonym_key(sql, cipher)
+        except BaseException:
+            await sql.close()
+            raise
+        db = cls(sql, path=path, cipher=cipher, audit_keys=audit_keys, pseudonym_key=pseudonym_key)
         try:
             await db.audit.load_head()
             with suppress(AuditIntegrityError):  # a broken anchor stays as evidence for verify()
@@ -142,6 +162,27 @@ class Database:
             await db.close()
             raise
         return db
+
+    @property
+    def cipher(self) -> FieldCipher | None:
+        """The data cipher in use (None when opened without a data key)."""
+        return self._cipher
+
+    def use_cipher(self, cipher: FieldCipher) -> None:
+        """Switch to new data keys (newest first) while running, e.g. before a rotation.
+
+        Approvals encrypt with the newest key from now on and decrypt with any; the audit
+        checkpoint and anchor are signed with keys derived from the new ones. The new
+        cipher must still hold the old keys until `storage.rotation.rotate` has run.
+        """
+        self._cipher = cipher
+        self.approvals.use_cipher(cipher)
+        self.audit.use_mac_keys(cipher.derive_keys(AUDIT_MAC_PURPOSE))
+
+    @property
+    def sql(self) -> Sql:
+        """The shared connection (for storage's own multi-table operations)."""
+        return self._sql
 
     @property
     def closed(self) -> bool:

@@ -14,7 +14,7 @@ from storage import (
     Database,
     FieldCipher,
 )
-from storage.audit_chain import row_hash
+from storage.audit_chain import Digester, row_hash_v2
 from tests.storage.audit_helpers import fill_log, tamper
 
 
@@ -110,7 +110,8 @@ async def test_verify_detects_a_consistently_rehashed_insert(
         "",
         0.0,
     )
-    forged_hash = row_hash(forged_fields, rows[2].hash)
+    assert db.audit.digester is not None
+    forged_hash = row_hash_v2(forged_fields, rows[2].hash, db.audit.digester)
     tamper(
         db_path,
         "UPDATE audit_log SET seq = seq + 1000 WHERE seq >= 4",
@@ -119,7 +120,7 @@ async def test_verify_detects_a_consistently_rehashed_insert(
     conn = sqlite3.connect(db_path, isolation_level=None)
     try:
         conn.execute(
-            "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 2)",
             (*forged_fields, rows[2].hash, forged_hash),
         )
     finally:
@@ -142,8 +143,9 @@ async def _reopen(path: Path, cipher: FieldCipher) -> Database:
     return await Database.open(path, cipher=cipher)
 
 
-def _rewrite_from(path: Path, first: int) -> None:
-    """Edit row `first` and re-hash it and every later row, as a forger would."""
+def _rewrite_from(path: Path, first: int, digest_of: Digester) -> None:
+    """Edit row `first` and re-hash it and every later row, as a forger holding the
+    pseudonym key would (the signed anchor still catches it)."""
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         rows = conn.execute(
@@ -156,7 +158,7 @@ def _rewrite_from(path: Path, first: int) -> None:
             if fields[0] == first:
                 fields[7] = "deny"
             if fields[0] >= first:
-                digest = row_hash(fields, prev)
+                digest = row_hash_v2(fields, prev, digest_of)
                 conn.execute(
                     "UPDATE audit_log SET decision = ?, prev_hash = ?, hash = ? WHERE seq = ?",
                     (fields[7], prev, digest, fields[0]),
@@ -194,8 +196,9 @@ async def test_anchor_detects_a_rehashed_chain(
     first = await _reopen(db_path, cipher)
     await fill_log(first, now, 8)
     await first.audit.anchor()
+    assert first.audit.digester is not None
     await first.close()
-    _rewrite_from(db_path, 3)
+    _rewrite_from(db_path, 3, first.audit.digester)
     second = await _reopen(db_path, cipher)
     try:
         result = await second.audit.verify()
