@@ -285,7 +285,7 @@ async def test_infinite_loop_times_out(sb: Sandbox) -> None:
 async def test_cpu_limit_stops_a_busy_loop(sb: Sandbox) -> None:
     """With a CPU limit below the wall limit, RLIMIT_CPU ends the loop (SIGXCPU)."""
     result = await _run(
-        sb, "while True:\n    pass\n", limits=Limits(wall_seconds=5.0, cpu_seconds=1)
+        sb, "while True:\n    pass\n", limits=Limits(wall_seconds=15.0, cpu_seconds=1)
     )
     assert not result.timed_out
     assert result.exit_code == 128 + 24  # SIGXCPU
