@@ -1,4 +1,7 @@
-"""Exact known secret values, also base64-, URL- or hex-encoded, or split by whitespace.
+"""Exact known secret values, also base64-, URL-, JSON- or hex-encoded, or split by whitespace.
+
+Base64 is matched at all three alignments, so a value inside a longer encoded blob (a Basic
+auth header, a Kubernetes secret, a `user:password` pair) is found too.
 
 Built once per set of values: each value yields its encoded variants (found with `str.find`)
 and a whitespace-tolerant pattern, run only when a 4-character piece of the value occurs.
@@ -7,6 +10,7 @@ and a whitespace-tolerant pattern, run only when a 4-character piece of the valu
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Iterator, Mapping
 from urllib.parse import quote, quote_plus
@@ -18,12 +22,38 @@ __all__ = ["KnownSecrets"]
 _GAP = r"[ \t\r\n]{0,16}"
 
 
+def _base64_cores(raw: bytes) -> set[str]:
+    """The base64 text of `raw` at each of the three byte alignments it can have inside a longer
+    encoded blob, cut to the characters that depend on `raw` alone."""
+    out: set[str] = set()
+    for offset in range(3):
+        enc = base64.b64encode(b"\0" * offset + raw).decode().rstrip("=")
+        start = (4 * offset + 2) // 3
+        total = offset + len(raw)
+        end = (total // 3) * 4 + (4 * (total % 3)) // 3
+        core = enc[start:end]
+        if len(core) >= 8:
+            out.add(core)
+            out.add(core.replace("+", "-").replace("/", "_"))
+    return out
+
+
 def _variants(value: str) -> set[str]:
     raw = value.encode()
-    out = {value, quote(value, safe=""), quote_plus(value), raw.hex(), raw.hex().upper()}
+    escaped = json.dumps(value, ensure_ascii=False)[1:-1]
+    out = {
+        value,
+        quote(value, safe=""),
+        quote_plus(value),
+        raw.hex(),
+        raw.hex().upper(),
+        escaped,
+        escaped.replace("/", "\\/"),
+    }
     for enc in (base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()):
         out.add(enc)
         out.add(enc.rstrip("="))
+    out |= _base64_cores(raw)
     return {v for v in out if v}
 
 

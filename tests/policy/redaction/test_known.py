@@ -20,6 +20,7 @@ ENCODINGS = [
     ("url encoded", quote(SECRET, safe="")),
     ("hex", SECRET.encode().hex()),
     ("upper hex", SECRET.encode().hex().upper()),
+    ("json escaped", SECRET.replace("/", "\\/")),
     ("split by newline", SECRET[:7] + "\n    " + SECRET[7:]),
     ("split by spaces", " ".join(SECRET[i : i + 4] for i in range(0, len(SECRET), 4))),
 ]
@@ -31,6 +32,15 @@ def test_known_secret_in_any_encoding_is_redacted(form: str) -> None:
     result = R.redact(f"output: {form} done")
     assert result.text == "output: [REDACTED:known_secret] done"
     assert result.counts == {"known_secret": 1}
+
+
+@pytest.mark.parametrize("prefix", ["", "u:", "ab:"], ids=["offset 0", "offset 2", "offset 3"])
+def test_known_secret_inside_a_longer_base64_blob_is_redacted(prefix: str) -> None:
+    """A value encoded together with other bytes (e.g. Basic auth) is found at any alignment."""
+    blob = base64.b64encode(f"{prefix}{SECRET}:tail-bytes".encode()).decode()
+    result = R.redact(f"hdr {blob}")
+    assert result.counts == {"known_secret": 1}
+    assert base64.b64encode(SECRET.encode()).decode()[4:12] not in result.text
 
 
 @pytest.mark.parametrize("short", ["", "a", "abc", "12345", "     x"], ids=repr)
