@@ -16,7 +16,7 @@ from bot.commands import Answer, Handler
 from bot.config import parse_duration
 from bot.pipeline import Request
 from bot.services import Services, address_of
-from bot.stages.identity import RULES
+from bot.stages.identity import RULES, close_pairing_card
 from bot.types import Outcome
 from policy.autonomy import Autonomy
 from policy.pairing import hash_code, is_locked_out, normalize_code
@@ -78,6 +78,10 @@ async def _decide_pairing(s: Services, r: Request, *, approve: bool, code: str) 
         )
     await s.db.pairings.clear_failures(sender)
     detail = {"pairing_id": found.id, "user": found.actor_key}
+    label = r.inbound.actor.label
+    edits = await close_pairing_card(
+        s, found.id, "approved" if approve else "denied", sender, label
+    )
     if approve:
         platform, tenant, user_id = found.actor_key.split(":", 2)
         await s.db.identities.upsert(
@@ -97,7 +101,7 @@ async def _decide_pairing(s: Services, r: Request, *, approve: bool, code: str) 
         return Answer(
             text=f"Paired {found.display_name} ({found.actor_key}).",
             reason=Reason.PAIRING_APPROVED,
-            also=(tell,),
+            also=(tell, *edits),
             detail=detail,
         )
     tell = Outcome(
@@ -106,7 +110,7 @@ async def _decide_pairing(s: Services, r: Request, *, approve: bool, code: str) 
     return Answer(
         text=f"Rejected pairing request #{found.id} from {found.display_name}.",
         reason=Reason.PAIRING_REJECTED,
-        also=(tell,),
+        also=(tell, *edits),
         detail=detail,
     )
 
@@ -436,6 +440,72 @@ async def _lockdown(s: Services, r: Request) -> Answer:
     )
 
 
+_LIMIT_KEYS = {"rate": float, "burst": int, "concurrency": int, "cpu": float, "runs": int}
+
+
+async def _limits(s: Services, r: Request) -> Answer:
+    args = r.command_args
+    if not args or not _KEY.match(args[0]):
+        return _usage("/limits USER [rate=N burst=N concurrency=N cpu=SECONDS runs=N | reset]")
+    user = args[0]
+    current = await s.user_limits(user)
+    changes = args[1:]
+    if changes == ("reset",):
+        current = {}
+    else:
+        for change in changes:
+            name, _, value = change.partition("=")
+            kind = _LIMIT_KEYS.get(name)
+            try:
+                number = kind(value) if kind is not None else None
+            except ValueError:
+                number = None
+            if number is None or number <= 0:
+                return _usage(
+                    "/limits USER [rate=N burst=N concurrency=N cpu=SECONDS runs=N | reset] (positive numbers)"
+                )
+            current[name] = number
+    if changes:
+        everyone = await s.db.settings.get("limits")
+        everyone = dict(everyone) if isinstance(everyone, dict) else {}
+        if current:
+            everyone[user] = current
+        else:
+            everyone.pop(user, None)
+        await s.db.settings.set("limits", everyone, by=r.actor_key, now=s.clock())
+        s.state.buckets.pop(user, None)
+    rl = s.config.rate_limits
+    shown = {
+        "rate": current.get("rate", rl.per_user.rate),
+        "burst": current.get("burst", rl.per_user.burst),
+        "concurrency": current.get("concurrency", rl.max_concurrent_per_user),
+        "cpu": current.get("cpu", rl.cpu_seconds_per_day),
+        "runs": current.get("runs", rl.runs_per_day),
+    }
+    _day, cpu, runs = s.state.usage.get(user, (None, 0.0, 0))
+    text = (
+        f"Limits for {user}: {shown['rate']:g}/min (burst {shown['burst']:g}), {shown['concurrency']:g} runs at once, "
+        f"{shown['cpu']:g} CPU s and {shown['runs']:g} runs a day"
+        + (" (own limits)" if current else " (defaults)")
+        + f". Used today: {cpu:.1f} CPU s, {runs} runs."
+    )
+    return Answer(text=text, detail={"user": user, "changes": list(changes)})
+
+
+async def _unbench(s: Services, r: Request) -> Answer:
+    args = r.command_args
+    if len(args) != 2 or not args[1].isdigit():
+        return _usage("/unbench TOOL PROFILE_NUMBER")
+    tool, index = args[0], int(args[1]) - 1
+    benched = await s.benched()
+    left = [i for i in benched.get(tool, []) if i != index]
+    await s.db.settings.set("benched", {**benched, tool: left}, by=r.actor_key, now=s.clock())
+    return Answer(
+        text=f"Credential profile {index + 1} of {tool} is back in use.",
+        detail={"tool": tool, "profile": index + 1},
+    )
+
+
 async def _unlock(s: Services, r: Request) -> Answer:
     await s.db.settings.set("lockdown", {"active": False}, by=r.actor_key, now=s.clock())
     return Answer(text="Lockdown off: everyone paired can use the bot again.")
@@ -457,4 +527,6 @@ ADMIN: dict[str, Handler] = {
     "stats": _stats,
     "lockdown": _lockdown,
     "unlock": _unlock,
+    "limits": _limits,
+    "unbench": _unbench,
 }

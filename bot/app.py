@@ -70,6 +70,8 @@ ADMIN_COMMANDS = (
     ("stats", "The last day in numbers"),
     ("lockdown", "Stop everything but admins"),
     ("unlock", "End the lockdown"),
+    ("limits", "A user's limits: USER [rate=N ...]"),
+    ("unbench", "Reuse a benched credential profile"),
 )
 
 

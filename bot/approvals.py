@@ -20,7 +20,15 @@ from bot.config import Config
 from bot.types import Address, ApprovalCard, CardKind, CardState, MessageRef, Outcome
 from policy.approvals import request_hash
 
-__all__ = ["Parked", "card_destinations", "decided_card", "parse_ref", "ref_json"]
+__all__ = [
+    "PairingCard",
+    "Parked",
+    "card_destinations",
+    "decided_card",
+    "parse_content",
+    "parse_ref",
+    "ref_json",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,13 +82,44 @@ class Parked:
         )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PairingCard:
+    """The content of a pairing card (stored encrypted, as an approval of kind `pairing`)."""
+
+    pairing_id: int
+    actor_key: str
+    display_name: str
+    title: str
+    lines: tuple[str, ...]
+
+    def to_bytes(self) -> bytes:
+        """Serialise for encryption."""
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> PairingCard:
+        """The inverse of `to_bytes`."""
+        data: dict[str, Any] = json.loads(blob)
+        return cls(
+            pairing_id=int(data["pairing_id"]),
+            actor_key=data["actor_key"],
+            display_name=data["display_name"],
+            title=data["title"],
+            lines=tuple(data["lines"]),
+        )
+
+
 def card_destinations(
-    config: Config, *, running: frozenset[str], eligible: Sequence[str]
+    config: Config, *, running: frozenset[str], eligible: Sequence[str], chats: bool = True
 ) -> list[Address]:
-    """Where the approval card for a request goes, given the platforms that are running."""
+    """Where an approval card goes, given the platforms that are running.
+
+    With `chats` (run requests), the configured approvals chats; otherwise (pairing
+    cards, for admins only) and for platforms without one, a DM to each eligible person.
+    """
     out: list[Address] = []
-    slack_channel = config.platforms.slack.approvals_channel
-    tg_chat = config.platforms.telegram.approvals_chat
+    slack_channel = config.platforms.slack.approvals_channel if chats else None
+    tg_chat = config.platforms.telegram.approvals_chat if chats else None
     if "slack" in running and slack_channel:
         out.append(Address(platform="slack", tenant="", channel_id=slack_channel))
     if "telegram" in running and tg_chat:
@@ -102,11 +141,13 @@ _STATES = {
 }
 
 
-def decided_card(public_id: str, parked: Parked, status: str, who: str) -> ApprovalCard:
+def decided_card(
+    public_id: str, parked: Parked | PairingCard, status: str, who: str
+) -> ApprovalCard:
     """The card as it reads once decided: no buttons; each adapter shows the state and who decided."""
     return ApprovalCard(
         approval_id=public_id,
-        kind=CardKind.RUN,
+        kind=CardKind.PAIRING if isinstance(parked, PairingCard) else CardKind.RUN,
         title=parked.title,
         lines=parked.lines,
         approve_token="",
@@ -140,3 +181,8 @@ def parse_ref(raw: str) -> MessageRef | None:
         return MessageRef(**data)
     except (ValueError, TypeError):
         return None
+
+
+def parse_content(kind: str, blob: bytes) -> Parked | PairingCard:
+    """The stored content of an approval of `kind` ("run" or "pairing")."""
+    return PairingCard.from_bytes(blob) if kind == "pairing" else Parked.from_bytes(blob)

@@ -38,7 +38,7 @@ USER_HELP = """Commands:
 /run TOOL [name=value ...]  run a tool (in the sandbox)
 /tools                      the tools you may use
 /status                     your recent runs and waiting requests
-/cancel REQUEST             withdraw your own waiting request
+/cancel REQUEST|RUN         withdraw your waiting request, or stop your running run
 /whoami                     who the bot thinks you are
 /help                       this text"""
 
@@ -50,6 +50,7 @@ ADMIN_HELP = """Admin commands:
 /ban USER | /unban USER | /whois USER
 /autonomy LEVEL [default|USER|channel:ID]   LEVEL: autonomous, supervised, approval
 /pending | /runs | /kill RUN | /audit [N] [USER|TOOL] | /stats
+/limits USER [rate=N burst=N concurrency=N cpu=S runs=N | reset] | /unbench TOOL N
 /lockdown [reason] | /unlock"""
 
 
@@ -85,6 +86,12 @@ async def _tools(s: Services, r: Request) -> Answer:
         if tool is not None:
             desc = f" - {tool.description}" if tool.description else ""
             lines.append(f"  {usage(tool_spec(tool))}  ({tool.risk} risk){desc}")
+            if r.is_admin and tool.credentials:
+                benched = set((await s.benched()).get(name, []))
+                live = [i + 1 for i in range(len(tool.credentials)) if i not in benched]
+                active = f"profile {live[0]}" if live else "none (all benched)"
+                gone = sorted(i + 1 for i in benched) or "none"
+                lines.append(f"    credentials: active {active}; benched {gone}")
     return Answer(text="\n".join(lines))
 
 
@@ -105,8 +112,18 @@ async def _status(s: Services, r: Request) -> Answer:
 
 async def _cancel(s: Services, r: Request) -> Answer:
     if not r.command_args:
+        text = "Usage: /cancel REQUEST|RUN (the id from /status)"
+        return Answer(text=text, reason=Reason.BAD_ARGUMENTS)
+    if r.command_args[0].startswith("run-"):
+        run_id = r.command_args[0]
+        mine = [
+            x for x in s.sandbox.live_runs() if x.run_id == run_id and x.requested_by == r.actor_key
+        ]
+        if not mine or not await s.sandbox.kill(run_id):
+            text = "You have no running run with that id."
+            return Answer(text=text, reason=Reason.BAD_ARGUMENTS, decision="deny")
         return Answer(
-            text="Usage: /cancel REQUEST (the id from /status)", reason=Reason.BAD_ARGUMENTS
+            text=f"Stopping {run_id}.", reason=Reason.RUN_KILLED, detail={"run_id": run_id}
         )
     public_id = r.command_args[0].upper()
     approval = await s.db.approvals.get_by_public_id(public_id)

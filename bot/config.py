@@ -254,6 +254,9 @@ class ToolConfig(_Model):
     secrets: tuple[str, ...] = ()
     allowed_modules: tuple[str, ...] | None = None
     limits: LimitsConfig = LimitsConfig()
+    max_concurrent: int | None = Field(default=None, ge=1)
+    credentials: tuple[tuple[str, ...], ...] = ()
+    auth_failure_exit_code: int | None = Field(default=None, ge=1, le=255)
 
     @field_validator("timeout", mode="before")
     @classmethod
@@ -291,6 +294,17 @@ class ToolConfig(_Model):
         for name in v:
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
                 raise ValueError(f"{name!r} is not an environment variable name")
+        return v
+
+    @field_validator("credentials")
+    @classmethod
+    def _profiles(cls, v: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ...]:
+        for profile in v:
+            if not profile:
+                raise ValueError("a credential profile names at least one environment variable")
+            for name in profile:
+                if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                    raise ValueError(f"{name!r} is not an environment variable name")
         return v
 
 
@@ -421,6 +435,75 @@ class LoggingConfig(_Model):
     json_format: bool = Field(default=True, alias="json")
 
 
+class BreakerConfig(_Model):
+    """`guardrails.breaker`: pause a tool whose runs keep failing."""
+
+    window: Annotated[float, Field(gt=0)] = 600.0
+    min_runs: int = Field(default=5, ge=1)
+    max_failure_rate: float = Field(default=0.5, ge=0, lt=1)
+    cooldown: Annotated[float, Field(gt=0)] = 300.0
+
+    @field_validator("window", "cooldown", mode="before")
+    @classmethod
+    def _dur(cls, v: object) -> float:
+        return _duration(v)
+
+
+class StrikesConfig(_Model):
+    """A count of events within a window."""
+
+    window: Annotated[float, Field(gt=0)] = 3600.0
+    threshold: int = Field(default=3, ge=1)
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _dur(cls, v: object) -> float:
+        return _duration(v)
+
+
+class AnomalyConfig(_Model):
+    """`guardrails.rate_anomaly`: alert when a user's minute is far above their usual rate."""
+
+    factor: float = Field(default=5.0, gt=1)
+    floor: int = Field(default=20, ge=1)
+
+
+class GuardrailsConfig(_Model):
+    """`guardrails`."""
+
+    breaker: BreakerConfig = BreakerConfig()
+    injection_strikes: StrikesConfig = StrikesConfig()
+    denial_alerts: StrikesConfig = StrikesConfig(window=600.0, threshold=5)
+    rate_anomaly: AnomalyConfig = AnomalyConfig()
+    credential_failures: int = Field(default=3, ge=1)
+    progress_interval: Annotated[float, Field(gt=0)] = 5.0
+    daily_digest: bool = False
+
+    @field_validator("progress_interval", mode="before")
+    @classmethod
+    def _dur(cls, v: object) -> float:
+        return _duration(v)
+
+
+class MetricsConfig(_Model):
+    """`metrics`: a local /healthz and Prometheus /metrics endpoint (off by default)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=9464, ge=0, le=65535)
+
+
+class RuntimeConfig(_Model):
+    """`runtime`: process behaviour."""
+
+    shutdown_grace: Annotated[float, Field(gt=0)] = 30.0
+
+    @field_validator("shutdown_grace", mode="before")
+    @classmethod
+    def _dur(cls, v: object) -> float:
+        return _duration(v)
+
+
 class DefaultToolConfig(_Model):
     """`default_tool`: plain text (not a command) runs this tool with the text as one argument."""
 
@@ -445,6 +528,9 @@ class Config(_Model):
     audit: AuditConfig = AuditConfig()
     logging: LoggingConfig = LoggingConfig()
     default_tool: DefaultToolConfig | None = None
+    guardrails: GuardrailsConfig = GuardrailsConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
 
     # where the file was loaded from; relative paths in it resolve against its folder
     base_dir: str = "."
@@ -610,3 +696,7 @@ def _tool_problems(t: ToolConfig) -> Iterator[str]:
                 yield f"argument {name!r} is declared but not used in argv (it reaches the code as sys.argv)"
     if t.kind == "command" and t.allowed_modules is not None:
         yield "allowed_modules: only python tools take allowed_modules"
+    if t.credentials and t.auth_failure_exit_code is None:
+        yield "auth_failure_exit_code: needed with credentials (the exit code that means 'try the next profile')"
+    if t.auth_failure_exit_code is not None and not t.credentials:
+        yield "credentials: auth_failure_exit_code needs at least one credential profile"

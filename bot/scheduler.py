@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.approvals import Parked, decided_card, edits_for
+from bot.approvals import Parked, decided_card, edits_for, parse_content
 from bot.services import Services
 from bot.types import Outcome
 from storage.audit import AuditEvent
@@ -81,10 +81,15 @@ class Jobs:
         s = self._s
         expired = await s.db.approvals.expire_due(now)
         for approval in expired:
-            parked = Parked.from_bytes(approval.payload)
-            card = decided_card(approval.public_id, parked, "expired", "")
+            content = parse_content(approval.kind, approval.payload)
+            card = decided_card(approval.public_id, content, "expired", "")
+            edits = edits_for(await s.db.approvals.card_refs(approval.id), card)
+            if not isinstance(content, Parked):  # a pairing card: the code expires on its own
+                await s.outbox.deliver(edits, event_id=f"job:expire:{approval.public_id}")
+                continue
+            parked = content
             outcomes = (
-                *edits_for(await s.db.approvals.card_refs(approval.id), card),
+                *edits,
                 Outcome(
                     to=parked.reply,
                     text=f"Your request {approval.public_id} ({parked.tool}) expired without a decision; "

@@ -16,8 +16,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.config import Config, ToolConfig
-from bot.types import Address
+from bot.types import Address, Outcome
 from policy.autonomy import Autonomy, Risk, resolve_autonomy
+from policy.guardrails import Breaker, Usual
 from policy.permissions import GrantEntry, GroupRule, Rules
 from policy.ratelimit import Bucket
 from policy.tools import ToolSpec
@@ -41,6 +42,12 @@ class RuntimeState:
     active: Counter[str] = field(default_factory=Counter)
     banned_told: set[str] = field(default_factory=set)
     usage: dict[str, tuple[datetime, float, int]] = field(default_factory=dict)  # day, cpu s, runs
+    tool_active: Counter[str] = field(default_factory=Counter)
+    breakers: dict[str, Breaker] = field(default_factory=dict)
+    injection_hits: dict[str, tuple[datetime, ...]] = field(default_factory=dict)
+    denials: dict[str, tuple[datetime, ...]] = field(default_factory=dict)
+    usual: dict[str, Usual] = field(default_factory=dict)
+    credential_failures: Counter[tuple[str, int]] = field(default_factory=Counter)
 
     @property
     def active_total(self) -> int:
@@ -79,6 +86,8 @@ class _View:
     grants: tuple[Grant, ...]
     autonomy: Any
     lockdown: Any
+    limits: Any
+    benched: Any
 
 
 @dataclass(slots=True, kw_only=True)
@@ -123,6 +132,8 @@ class Services:
                 grants=tuple(await self.db.grants.active(now)),
                 autonomy=await self.db.settings.get("autonomy"),
                 lockdown=await self.db.settings.get("lockdown"),
+                limits=await self.db.settings.get("limits"),
+                benched=await self.db.settings.get("benched"),
             )
         return self._cached
 
@@ -169,6 +180,21 @@ class Services:
             user_level=Autonomy.parse(u) if u else None,
             channel_level=Autonomy.parse(c) if c else None,
         )
+
+    async def user_limits(self, user: str) -> dict[str, float]:
+        """Per-user overrides set with /limits: rate, burst, concurrency, cpu, runs."""
+        value = (await self._view()).limits
+        mine = value.get(user) if isinstance(value, dict) else None
+        return dict(mine) if isinstance(mine, dict) else {}
+
+    async def benched(self) -> dict[str, list[int]]:
+        """Credential profiles benched after repeated auth failures, by tool."""
+        value = (await self._view()).benched
+        return value if isinstance(value, dict) else {}
+
+    async def to_admins(self, text: str) -> tuple[Outcome, ...]:
+        """The same notice for every admin, as direct messages."""
+        return tuple(Outcome(to=address_of(a), text=text) for a in sorted(await self.admins()))
 
     async def lockdown(self) -> dict[str, Any] | None:
         """The lockdown record when the bot is locked down, else None."""

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from bot.approvals import Parked, decided_card, edits_for, ref_json
+from bot.approvals import PairingCard, Parked, decided_card, edits_for, ref_json
 from bot.pipeline import Continue, Request, StageBase, Stop, reply
-from bot.services import Services
+from bot.services import Services, address_of
 from bot.types import Outcome
 from policy.approvals import (
     ApprovalStatus,
@@ -26,12 +26,14 @@ from policy.approvals import (
     transition,
 )
 from policy.reasons import Reason
+from storage.approvals import Approval
 
 __all__ = ["Decide", "ResolveToken"]
 
 _INVALID = "This button is not valid any more (it may have been used, or the request is gone)."
 
 _REFUSALS = {
+    Reason.NOT_ADMIN: "Only admins decide pairing requests, so nothing changed.",
     Reason.NOT_AN_APPROVER: "You are not an approver for this request, so nothing changed.",
     Reason.SELF_APPROVAL: "You cannot approve your own request, so nothing changed.",
     Reason.ADMIN_APPROVER_REQUIRED: "This request needs an admin's approval, so nothing changed.",
@@ -93,9 +95,13 @@ class Decide(StageBase):
             decision=decision,
         )
         detail = {"approval": approval.public_id, "action": decision.value}
+        if approval.kind == "pairing" and not request.is_admin:
+            verdict = Reason.NOT_ADMIN
         if verdict is not Reason.OK:
             text = _REFUSALS.get(verdict, "You cannot decide this request, so nothing changed.")
             return Stop(reason=verdict, outcomes=(reply(request, text),), detail=detail)
+        if approval.kind == "pairing":
+            return await self._pairing(request, approval, decision, detail)
         parked = Parked.from_bytes(approval.payload)
         if parked.request_hash() != approval.request_hash:
             return Stop(
@@ -150,3 +156,64 @@ class Decide(StageBase):
             reply_to=parked.reply,
         )
         return Continue(request=resumed, reason=why, detail=detail, outcomes=(*edits, started))
+
+    async def _pairing(
+        self, request: Request, approval: Approval, decision: Decision, detail: dict[str, str]
+    ) -> Stop:
+        """An admin's tap on a pairing card: pair (or reject) the user, close the card, tell them."""
+        s = self._s
+        now = s.clock()
+        content = PairingCard.from_bytes(approval.payload)
+        status = "approved" if decision is Decision.APPROVE else "denied"
+        won = await s.db.approvals.decide(
+            approval.id, to_status=status, by=request.actor_key, now=now, reason="card"
+        )
+        pairing = await s.db.pairings.get(content.pairing_id)
+        if not won or pairing is None or pairing.status != "pending" or pairing.expires_at <= now:
+            text = f"Pairing request #{content.pairing_id} was already decided or has expired; nothing changed."
+            return Stop(
+                reason=Reason.ALREADY_DECIDED, outcomes=(reply(request, text),), detail=detail
+            )
+        pairing_status = "approved" if decision is Decision.APPROVE else "rejected"
+        if not await s.db.pairings.decide(
+            pairing.id, status=pairing_status, by=request.actor_key, now=now
+        ):
+            text = f"Pairing request #{content.pairing_id} was already decided; nothing changed."
+            return Stop(
+                reason=Reason.ALREADY_DECIDED, outcomes=(reply(request, text),), detail=detail
+            )
+        label = request.inbound.actor.label
+        refs = await s.db.approvals.card_refs(approval.id)
+        pressed = request.inbound.message
+        if pressed is not None and ref_json(pressed) not in refs:
+            refs = [*refs, ref_json(pressed)]
+        edits = edits_for(refs, decided_card(approval.public_id, content, status, label))
+        if decision is Decision.APPROVE:
+            platform, tenant, user_id = content.actor_key.split(":", 2)
+            await s.db.identities.upsert(
+                content.actor_key,
+                platform=platform,
+                tenant=tenant,
+                user_id=user_id,
+                display_name=content.display_name,
+                status="paired",
+                now=now,
+                by=request.actor_key,
+            )
+            tell = Outcome(
+                to=address_of(content.actor_key),
+                text="You are paired with the bot now. Send /help to start.",
+            )
+            reason = Reason.PAIRING_APPROVED
+        else:
+            tell = Outcome(
+                to=address_of(content.actor_key),
+                text="Your pairing request was rejected by an admin.",
+            )
+            reason = Reason.PAIRING_REJECTED
+        return Stop(
+            reason=reason,
+            decision="info",
+            outcomes=(*edits, tell),
+            detail={**detail, "pairing_id": content.pairing_id, "user": content.actor_key},
+        )

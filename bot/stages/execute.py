@@ -1,21 +1,30 @@
-"""Stage 8: run the tool in the sandbox, once, within the user's concurrency and budget.
+"""Stage 8: run the tool in the sandbox, once, within every limit that applies.
 
-A resumed (approved) request runs only if this call wins the approved -> executed
-transition in storage, so duplicate deliveries, concurrent taps and restarts never
-run it twice. The run's own secrets are redacted from its output here (the outbox
+Before a run: the user's and the tool's concurrency, the global cap, the user's
+daily budget (CPU seconds and runs), and the tool's circuit breaker. A resumed
+(approved) request runs only if this call wins the approved -> executed
+transition in storage, so duplicate deliveries, concurrent taps and restarts
+never run it twice. During a long run the requester sees its progress (one
+status message, edited); `/cancel RUN` stops it. With credential profiles, an
+auth failure moves on to the next profile and a profile that keeps failing is
+benched. The run's own secrets are redacted from its output here (the outbox
 redacts everything again on the way out).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import secrets
+import time
 from collections.abc import Mapping
+from datetime import timedelta
 
 from bot.config import LimitsConfig, ToolConfig
 from bot.pipeline import Continue, Request, StageBase, Stop, reply
 from bot.services import Services
-from bot.types import Outcome
+from bot.types import Address, MessageRef, Outcome
+from policy.guardrails import Breaker, BreakerRule, breaker_allows, breaker_record
 from policy.ratelimit import (
     Budget,
     ConcurrencyLimits,
@@ -69,7 +78,7 @@ def _summary(tool: str, result: RunResult) -> tuple[Reason, str]:
             "memory": "it used more memory than allowed",
             "inodes": "it created too many files",
             "cancelled": "it was cancelled",
-            "killed": "an admin stopped it",
+            "killed": "it was stopped on request",
         }.get(result.killed_reason, result.killed_reason)
         return Reason.RUN_KILLED, f"{tool} was stopped: {why}."
     if result.exit_code != 0:
@@ -92,50 +101,36 @@ class Execute(StageBase):
         self._budget = Budget(
             cpu_seconds_per_day=r.cpu_seconds_per_day, runs_per_day=r.runs_per_day
         )
+        b = services.config.guardrails.breaker
+        self._breaker = BreakerRule(
+            window=timedelta(seconds=b.window),
+            min_runs=b.min_runs,
+            max_failure_rate=b.max_failure_rate,
+            cooldown=timedelta(seconds=b.cooldown),
+        )
 
     async def __call__(self, request: Request) -> Continue | Stop:
         """Run the tool and stop with its (redacted) output."""
         s = self._s
         tool = s.tool(request.tool)
         requester = request.requester or request.actor_key
-        to = request.reply_to
+        to = request.reply_to or reply(request, "").to
 
         def say(text: str, code: str = "") -> Outcome:
-            return (
-                Outcome(to=to, text=text, code=code)
-                if to is not None
-                else reply(request, text, code=code)
-            )
+            return Outcome(to=to, text=text, code=code)
 
         if tool is None:
             return Stop(reason=Reason.UNKNOWN_TOOL, outcomes=(say("That tool no longer exists."),))
-        busy = check_concurrency(
-            user_active=s.state.active[requester],
-            global_active=s.state.active_total,
-            limits=self._concurrency,
-        )
-        if busy is not Reason.OK:
-            return Stop(reason=busy, outcomes=(say(_BUSY[busy]),))
-        now = s.clock()
-        day = budget_day_start(now)
-        usage = s.state.usage.get(requester)
-        if usage is None or usage[0] != day:  # read from storage once a day, then kept here
-            usage = (
-                day,
-                await s.db.runs.cpu_seconds_since(requester, day),
-                await s.db.runs.count_since(requester, day),
-            )
-        spent = check_budget(used_cpu=usage[1], used_runs=usage[2], budget=self._budget)
-        if spent is not Reason.OK:
+        refused = await self._refused(tool, requester)
+        if refused is not None:
+            reason, text = refused
+            return Stop(reason=reason, outcomes=(say(text),))
+        profiles = await self._profiles(tool)
+        if not profiles:
+            text = f"{tool.name} is misconfigured (a secret it needs is not set, or every credential is benched), "
             return Stop(
-                reason=spent,
-                outcomes=(say("You have used today's run budget; it resets at midnight UTC."),),
-            )
-        secret_values = self._secrets(tool)
-        if secret_values is None:
-            text = f"{tool.name} is misconfigured (a secret it needs is not set), so it was not run. Tell an admin."
-            return Stop(
-                reason=Reason.RUN_FAILED, outcomes=(say(text),), detail={"error": "secret_missing"}
+                reason=Reason.RUN_FAILED,
+                outcomes=(say(text + "so it was not run. Tell an admin."),),
             )
         run_id = f"run-{secrets.token_hex(6)}"
         if request.approval_id and not await s.db.approvals.mark_executed(
@@ -143,59 +138,53 @@ class Execute(StageBase):
         ):
             text = f"Request {request.approval_public_id} has already run; it was not run again."
             return Stop(reason=Reason.ALREADY_DECIDED, outcomes=(say(text),))
-        spec = self._spec(tool, request, run_id, requester, secret_values)
         s.state.active[requester] += 1
+        s.state.tool_active[tool.name] += 1
+        progress = asyncio.create_task(self._progress(tool.name, run_id, to))
         try:
             await s.db.runs.start(
                 run_id=run_id,
                 approval_id=int(request.approval_id) if request.approval_id else None,
                 requester=requester,
                 tool=tool.name,
-                now=now,
+                now=s.clock(),
             )
-            try:
-                result = await s.sandbox.run(spec)
-            except SandboxUnavailable as e:
-                await s.db.runs.finish(
-                    run_id,
-                    status="refused",
-                    exit_code=None,
-                    duration_ms=0.0,
-                    cpu_seconds=0.0,
-                    now=s.clock(),
-                )
-                text = f"Code execution is disabled: isolation unavailable ({e.reason})."
-                return Stop(
-                    reason=Reason.SANDBOX_UNAVAILABLE,
-                    outcomes=(say(text),),
-                    detail={"run_id": run_id},
-                )
+            outcome = await self._run(tool, request, run_id, requester, profiles)
         finally:
-            s.state.active[requester] -= 1
-            if s.state.active[requester] <= 0:
-                del s.state.active[requester]
-        used = s.state.usage.get(requester, usage)
-        s.state.usage[requester] = (day, used[1] + result.cpu_seconds, used[2] + 1)
-        reason, text = _summary(tool.name, result)
+            progress.cancel()
+            for counter, key in ((s.state.active, requester), (s.state.tool_active, tool.name)):
+                counter[key] -= 1
+                if counter[key] <= 0:
+                    del counter[key]
+        if isinstance(outcome, str):
+            await s.db.runs.finish(
+                run_id,
+                status="refused",
+                exit_code=None,
+                duration_ms=0.0,
+                cpu_seconds=0.0,
+                now=s.clock(),
+            )
+            text = f"Code execution is disabled: isolation unavailable ({outcome})."
+            return Stop(
+                reason=Reason.SANDBOX_UNAVAILABLE, outcomes=(say(text),), detail={"run_id": run_id}
+            )
+        result, secret_values, alerts = outcome
+        reason, summary = _summary(tool.name, result)
+        now = s.clock()
         await s.db.runs.finish(
             run_id,
             status=str(reason),
             exit_code=result.exit_code,
             duration_ms=result.duration_ms,
             cpu_seconds=result.cpu_seconds,
-            now=s.clock(),
+            now=now,
         )
-        output = result.stdout
-        if result.stderr.strip():
-            output = (
-                f"{output.rstrip()}\n--- stderr ---\n{result.stderr}"
-                if output.strip()
-                else result.stderr
-            )
-        if result.truncated:
-            output = output.rstrip() + "\n[output truncated: the tool printed more than its limit]"
+        day, cpu, runs = s.state.usage.get(requester, (budget_day_start(now), 0.0, 0))
+        s.state.usage[requester] = (day, cpu + result.cpu_seconds, runs + 1)
+        alerts += await self._record_breaker(tool.name, failed=reason is not Reason.EXECUTED)
         own = s.redactor.with_secrets(secret_values)
-        clean = own.redact(output)
+        clean = own.redact(_output(result))
         detail = {
             "run_id": run_id,
             "exit_code": result.exit_code,
@@ -205,21 +194,148 @@ class Execute(StageBase):
             "truncated": result.truncated,
             "redactions": dict(clean.counts),
         }
+        code = clean.text.strip() or "(no output)"
         return Stop(
             reason=reason,
             decision="allow",
-            outcomes=(say(text, code=clean.text.strip() or "(no output)"),),
+            outcomes=(say(summary, code=code), *alerts),
             detail=detail,
         )
 
-    def _secrets(self, tool: ToolConfig) -> Mapping[str, str] | None:
-        values = {}
-        for name in tool.secrets:
-            value = self._s.env.get(name, "")
-            if not value:
-                return None
-            values[name] = value
-        return values
+    async def _refused(self, tool: ToolConfig, requester: str) -> tuple[Reason, str] | None:
+        """Why this run may not start now, or None."""
+        s = self._s
+        mine = await s.user_limits(requester)
+        limits = self._concurrency
+        if "concurrency" in mine:
+            limits = dataclasses.replace(limits, per_user=int(mine["concurrency"]))
+        busy = check_concurrency(
+            user_active=s.state.active[requester], global_active=s.state.active_total, limits=limits
+        )
+        if busy is not Reason.OK:
+            return busy, _BUSY[busy]
+        if (
+            tool.max_concurrent is not None
+            and s.state.tool_active[tool.name] >= tool.max_concurrent
+        ):
+            return (
+                Reason.CONCURRENCY_GLOBAL,
+                f"{tool.name} is already running as often as it may; try again shortly.",
+            )
+        now = s.clock()
+        if not breaker_allows(s.state.breakers.get(tool.name, Breaker()), now):
+            return (
+                Reason.TOOL_PAUSED,
+                f"{tool.name} is paused after repeated failures; the admins were told.",
+            )
+        day = budget_day_start(now)
+        usage = s.state.usage.get(requester)
+        if usage is None or usage[0] != day:  # read from storage once a day, then kept here
+            cpu = await s.db.runs.cpu_seconds_since(requester, day)
+            usage = (day, cpu, await s.db.runs.count_since(requester, day))
+            s.state.usage[requester] = usage
+        budget = self._budget
+        if "cpu" in mine or "runs" in mine:
+            budget = Budget(
+                cpu_seconds_per_day=mine.get("cpu", budget.cpu_seconds_per_day),
+                runs_per_day=int(mine.get("runs", budget.runs_per_day)),
+            )
+        if check_budget(used_cpu=usage[1], used_runs=usage[2], budget=budget) is not Reason.OK:
+            return (
+                Reason.BUDGET_EXHAUSTED,
+                "You have used today's run budget; it resets at midnight UTC.",
+            )
+        return None
+
+    async def _profiles(self, tool: ToolConfig) -> list[tuple[int, dict[str, str]]]:
+        """The secret sets to try, in order: one per usable credential profile (or just `secrets`)."""
+        env = self._s.env
+        base = {name: env.get(name, "") for name in tool.secrets}
+        if not all(base.values()):
+            return []
+        if not tool.credentials:
+            return [(0, base)]
+        benched = set((await self._s.benched()).get(tool.name, []))
+        out = []
+        for index, profile in enumerate(tool.credentials):
+            values = {name: env.get(name, "") for name in profile}
+            if index not in benched and all(values.values()):
+                out.append((index, {**base, **values}))
+        return out
+
+    async def _run(
+        self,
+        tool: ToolConfig,
+        request: Request,
+        run_id: str,
+        requester: str,
+        profiles: list[tuple[int, dict[str, str]]],
+    ) -> tuple[RunResult, dict[str, str], tuple[Outcome, ...]] | str:
+        """Run once per profile until one is not refused for its credentials; a string is why it could not run."""
+        s = self._s
+        alerts: tuple[Outcome, ...] = ()
+        result: RunResult | None = None
+        used: dict[str, str] = {}
+        for attempt, (index, values) in enumerate(profiles):
+            spec = self._spec(
+                tool, request, run_id if attempt == 0 else f"{run_id}.{attempt}", requester, values
+            )
+            try:
+                result = await s.sandbox.run(spec)
+            except SandboxUnavailable as e:
+                return e.reason
+            used = {**used, **values}
+            code = tool.auth_failure_exit_code
+            if code is None or result.exit_code != code or result.killed_reason:
+                s.state.credential_failures.pop((tool.name, index), None)
+                break
+            alerts += await self._credential_failed(tool, index)
+        assert result is not None
+        return result, used, alerts
+
+    async def _credential_failed(self, tool: ToolConfig, index: int) -> tuple[Outcome, ...]:
+        s = self._s
+        key = (tool.name, index)
+        s.state.credential_failures[key] += 1
+        if s.state.credential_failures[key] < s.config.guardrails.credential_failures:
+            return ()
+        del s.state.credential_failures[key]
+        benched = await s.benched()
+        benched = {**benched, tool.name: sorted({*benched.get(tool.name, []), index})}
+        await s.db.settings.set("benched", benched, by="guardrails", now=s.clock())
+        s.invalidate()
+        return await s.to_admins(
+            f"Credential profile {index + 1} of {tool.name} was refused {s.config.guardrails.credential_failures} "
+            "times in a row and is benched; fix it, then clear it with /unbench "
+            f"{tool.name} {index + 1}."
+        )
+
+    async def _record_breaker(self, tool: str, *, failed: bool) -> tuple[Outcome, ...]:
+        s = self._s
+        breaker, tripped = breaker_record(
+            s.state.breakers.get(tool, Breaker()), self._breaker, s.clock(), failed=failed
+        )
+        s.state.breakers[tool] = breaker
+        if not tripped:
+            return ()
+        minutes = round(self._breaker.cooldown.total_seconds() / 60)
+        return await s.to_admins(
+            f"{tool} is paused for {minutes} min: too many of its recent runs failed or timed out."
+        )
+
+    async def _progress(self, tool: str, run_id: str, to: Address) -> None:
+        """While the run lasts, one status message edited with the elapsed time."""
+        interval = self._s.config.guardrails.progress_interval
+        started = time.monotonic()
+        ref: MessageRef | None = None
+        while True:
+            await asyncio.sleep(interval)
+            elapsed = round(time.monotonic() - started)
+            text = f"{tool} is running ({elapsed} s). Stop it with /cancel {run_id}."
+            refs = await self._s.outbox.deliver(
+                (Outcome(to=to, text=text, edit=ref),), event_id=f"progress:{run_id}"
+            )
+            ref = ref or refs[0]
 
     def _spec(
         self,
@@ -255,3 +371,16 @@ class Execute(StageBase):
             requested_by=requester,
             tool=tool.name,
         )
+
+
+def _output(result: RunResult) -> str:
+    output = result.stdout
+    if result.stderr.strip():
+        output = (
+            f"{output.rstrip()}\n--- stderr ---\n{result.stderr}"
+            if output.strip()
+            else result.stderr
+        )
+    if result.truncated:
+        output = output.rstrip() + "\n[output truncated: the tool printed more than its limit]"
+    return output

@@ -9,11 +9,15 @@ else: not to the admins, not to the audit log, not to a log line.
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
-from bot.pipeline import Continue, Request, StageBase, Stop, reply
-from bot.services import Services, address_of
-from bot.types import InboundKind, Outcome
+from bot.approvals import PairingCard, card_destinations, decided_card, edits_for, ref_json
+from bot.pipeline import AfterSend, Continue, Request, StageBase, Stop, reply
+from bot.services import Services
+from bot.types import ApprovalCard, CardKind, InboundKind, MessageRef, Outcome
+from policy.approvals import new_public_id, new_token, token_hash
 from policy.pairing import PairingRules, hash_code, may_issue, new_code
 from policy.reasons import Reason
 
@@ -116,14 +120,85 @@ class Identify(StageBase):
             f"(valid {minutes} minutes). Give it to an admin, who approves it with "
             "/pair approve CODE.",
         )
-        note = (
-            f"Pairing request #{created.id} from {actor.label} ({actor.key}). "
-            "Ask them for their code, then /pair approve CODE (or /pair reject CODE)."
-        )
-        to_admins = tuple(Outcome(to=address_of(a), text=note) for a in sorted(admins))
+        cards, remember = await pairing_cards(s, created.id, actor.key, actor.label, admins, now)
         return Stop(
             reason=Reason.PAIRING_CODE_ISSUED,
             decision="info",
-            outcomes=(to_user, *to_admins),
-            detail={"pairing_id": created.id},
+            outcomes=(to_user, *cards),
+            detail={"pairing_id": created.id, "cards": len(cards)},
+            after_send=remember,
         )
+
+
+def pairing_hash(pairing_id: int) -> str:
+    """The request hash that ties a pairing card to its pairing request."""
+    return hashlib.sha256(f"pairing:{pairing_id}".encode()).hexdigest()
+
+
+async def pairing_cards(
+    s: Services, pairing_id: int, user: str, label: str, admins: frozenset[str], now: datetime
+) -> tuple[tuple[Outcome, ...], AfterSend]:
+    """Approve / Reject cards for the admins, parked like a request (kind `pairing`)."""
+    minutes = int(RULES.ttl / timedelta(minutes=1))
+    content = PairingCard(
+        pairing_id=pairing_id,
+        actor_key=user,
+        display_name=label,
+        title=f"Pairing request #{pairing_id} from {label}",
+        lines=(
+            f"User: {user}",
+            "They got a code: to be sure it is them, ask for it and use /pair approve CODE instead.",
+            f"Expires in {minutes} min",
+        ),
+    )
+    approve, deny = new_token(), new_token()
+    approval = await s.db.approvals.create(
+        public_id=new_public_id(),
+        request_hash=pairing_hash(pairing_id),
+        payload=content.to_bytes(),
+        requester=user,
+        tool="",
+        risk=0,
+        kind="pairing",
+        approve_token_hash=token_hash(approve, s.token_key),
+        deny_token_hash=token_hash(deny, s.token_key),
+        created_at=now,
+        expires_at=now + RULES.ttl,
+        channel_key="",
+        admin_required=True,
+    )
+    card = ApprovalCard(
+        approval_id=approval.public_id,
+        kind=CardKind.PAIRING,
+        title=content.title,
+        lines=content.lines,
+        approve_token=approve,
+        deny_token=deny,
+    )
+    targets = card_destinations(
+        s.config, running=s.outbox.platforms(), eligible=sorted(admins), chats=False
+    )
+    cards = tuple(Outcome(to=t, text=content.title, card=card) for t in targets)
+
+    async def remember(refs: Sequence[MessageRef | None]) -> None:
+        for ref in refs[1:]:
+            if ref is not None:
+                await s.db.approvals.add_card_ref(approval.id, ref_json(ref))
+
+    return cards, remember
+
+
+async def close_pairing_card(
+    s: Services, pairing_id: int, status: str, by: str, label: str
+) -> tuple[Outcome, ...]:
+    """Close the pairing card of a request decided another way (by code); edits for every copy."""
+    now = s.clock()
+    for approval in await s.db.approvals.pending():
+        if approval.kind == "pairing" and approval.request_hash == pairing_hash(pairing_id):
+            await s.db.approvals.decide(
+                approval.id, to_status=status, by=by, now=now, reason="decided_by_code"
+            )
+            content = PairingCard.from_bytes(approval.payload)
+            card = decided_card(approval.public_id, content, status, label)
+            return edits_for(await s.db.approvals.card_refs(approval.id), card)
+    return ()

@@ -37,6 +37,8 @@ ADMIN_COMMANDS = (
     "unlock",
     "whois",
     "stats",
+    "limits",
+    "unbench",
 )
 _ALL = frozenset(USER_COMMANDS) | frozenset(ADMIN_COMMANDS)
 

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from datetime import timedelta
 
 from bot.pipeline import Continue, Request, StageBase, Stop, reply
-from bot.services import Services, address_of
+from bot.services import Services
 from bot.types import Outcome
+from policy.autonomy import lower
+from policy.guardrails import StrikeRule, strike
+from policy.injection import ThreatLevel
 from policy.reasons import Reason
 
 __all__ = ["Scan"]
@@ -35,6 +39,8 @@ class Scan(StageBase):
 
     def __init__(self, services: Services) -> None:
         self._s = services
+        g = services.config.guardrails.injection_strikes
+        self._strikes = StrikeRule(window=timedelta(seconds=g.window), threshold=g.threshold)
 
     async def __call__(self, request: Request) -> Continue | Stop:
         """Apply the configured action for the text's threat level."""
@@ -60,32 +66,62 @@ class Scan(StageBase):
             )
         level = verdict.level.name.lower()
         action = s.config.injection.actions.get(level, "block")  # type: ignore[call-overload]
-        detail = {"level": verdict.level.name, "checks": list(verdict.checks), "action": action}
+        detail: dict[str, object] = {
+            "level": verdict.level.name,
+            "checks": list(verdict.checks),
+            "action": action,
+        }
         reason = _ACTION_REASON.get(action, Reason.INJECTION_BLOCK)
+        demoted = await self._strike(request) if verdict.level >= ThreatLevel.HIGH else ()
+        if demoted:
+            detail["demoted"] = True
         if reason is Reason.INJECTION_BLOCK:
-            note = self._warn(
+            note = await self._warn(
                 request, f"blocked a request scored {verdict.level.name}", verdict.checks
             )
             text = "This request was blocked: it looks like an attempt to manipulate the bot."
-            return Stop(reason=reason, outcomes=(reply(request, text), *note), detail=detail)
+            return Stop(
+                reason=reason, outcomes=(reply(request, text), *note, *demoted), detail=detail
+            )
         passed = dataclasses.replace(
             request,
             threat=verdict.level.name,
             escalate=request.escalate or reason is Reason.INJECTION_ESCALATE,
         )
-        outcomes: tuple[Outcome, ...] = ()
+        outcomes: tuple[Outcome, ...] = demoted
         if reason is Reason.INJECTION_WARN:
-            outcomes = self._warn(
-                request, f"let through a request scored {verdict.level.name}", verdict.checks
-            )
+            what = f"let through a request scored {verdict.level.name}"
+            outcomes += await self._warn(request, what, verdict.checks)
         return Continue(request=passed, reason=reason, detail=detail, outcomes=outcomes)
 
-    def _warn(self, request: Request, what: str, checks: tuple[str, ...]) -> tuple[Outcome, ...]:
+    async def _strike(self, request: Request) -> tuple[Outcome, ...]:
+        """Count a HIGH or CRITICAL hit; at the threshold, lower the user's autonomy one level."""
+        s = self._s
+        key = request.actor_key
+        now = s.clock()
+        hits, crossed = strike(s.state.injection_hits.get(key, ()), self._strikes, now)
+        s.state.injection_hits[key] = hits
+        if not crossed:
+            return ()
+        current = await s.autonomy_for(key, request.inbound.channel.key)
+        lowered = lower(current)
+        overrides = await s.autonomy_overrides()
+        users = {**overrides.get("users", {}), key: lowered.name.lower()}
+        await s.db.settings.set("autonomy", {**overrides, "users": users}, by="guardrails", now=now)
+        s.invalidate()
+        minutes = round(self._strikes.window.total_seconds() / 60)
+        return await s.to_admins(
+            f"{request.inbound.actor.label} ({key}) hit the injection scanner {self._strikes.threshold} times "
+            f"within {minutes} min; their autonomy is now {lowered.name.lower()}. "
+            f"Restore it with /autonomy {current.name.lower()} {key}."
+        )
+
+    async def _warn(
+        self, request: Request, what: str, checks: tuple[str, ...]
+    ) -> tuple[Outcome, ...]:
         actor = request.inbound.actor
         text = (
-            f"Injection scanner {what} from {actor.label} ({actor.key}); "
-            f"checks: {', '.join(checks) or 'none'}. Details are in the audit log (event {request.inbound.event_id})."
+            f"Injection scanner {what} from {actor.label} ({actor.key}); checks: {', '.join(checks) or 'none'}. "
+            f"Details are in the audit log (event {request.inbound.event_id})."
         )
-        return tuple(
-            Outcome(to=address_of(a), text=text) for a in sorted(self._s.config.roles.admins)
-        )
+        return await self._s.to_admins(text)
