@@ -18,7 +18,7 @@ from .names import name_class
 
 __all__ = ["assignments"]
 
-_HINTS = ("token", "secre", "pass", "pwd", "cred", "key", "auth", "pw", "pat")
+_HINTS = ("token", "secre", "pass", "pwd", "cred", "key", "auth", "pw", "pat", "session", "cookie")
 _SHORT_HINTS = frozenset({"pw", "pat"})
 _IDENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.$-")
 _IDENT_TAIL = re.compile(r"[A-Za-z0-9_.$-]{0,80}")
@@ -89,6 +89,8 @@ def _value_ok(value: str, cls: str, quoted: bool) -> bool:
         return False
     if cls == "weak":
         return quoted and looks_random(v, min_len=20, min_entropy=3.5)
+    if cls == "session":
+        return " " not in v and looks_random(v, min_len=16, min_entropy=3.0)
     if _WORDS.fullmatch(v) and not quoted:
         return False
     if quoted and (" = " in v or v.endswith((" ", " ="))):
@@ -123,7 +125,7 @@ def _reversed(text: str) -> Iterator[Span]:
     """`"value" == password` comparisons, with the literal on the left."""
     for m in _REVERSED.finditer(text):
         cls = name_class(m.group(3))
-        if cls is not None and cls != "weak" and _value_ok(m.group(2), cls, True):
+        if cls in ("password", "token") and _value_ok(m.group(2), cls, True):
             yield (m.start(2), m.end(2), "secret_assignment")
 
 

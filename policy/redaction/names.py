@@ -18,6 +18,7 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
+_SESSION_LAST = frozenset({"session", "sessionid", "cookie", "id", "key", "token", "value"})
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+[a-z]*")
 _PASSWORD_PARTS = ("passw", "passphrase")
 _TOKEN_PARTS = (
@@ -71,11 +72,19 @@ _GENERIC_KEY = _words(
 
 @lru_cache(maxsize=4096)
 def name_class(ident: str) -> str | None:
-    """'password', 'token', 'key' (weak) or None for names that do not hold secrets."""
+    """'password', 'token', 'weak' (a bare key), 'session' or None (holds no secret).
+
+    Session ids and cookies are credentials too, so `session_id`/`sessionid`/`cookie` are
+    'session': redacted in text when the value looks random, but not replaced whole as fields.
+    """
     words = [w.lower() for w in _WORD.findall(ident)]
     words = [w for w in words if not w.isdigit()]
     if not words or any(w in _NEGATING for w in words):
         return None
+    if ("session" in words or "sessionid" in words or "cookie" in words) and words[
+        -1
+    ] in _SESSION_LAST:
+        return "session"
     if words[-1] in _DENY_LAST:
         return None
     joined = "".join(words)

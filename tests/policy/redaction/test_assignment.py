@@ -27,6 +27,8 @@ SYNTAXES = [
     ("reversed comparison", f'if ("{V}" === password) {{'),
     ("url query", f"GET /cb?code=1&access_token={V}&x=1"),
     ("password with punctuation", "password = 'P@ssw0rd!2024'"),
+    ("session cookie", f"Cookie: theme=dark; sessionid={V}; lang=en"),
+    ("session id field", f"session_id={V}"),
 ]
 
 KEPT = [
@@ -44,6 +46,8 @@ KEPT = [
     ("prose", "the token was rejected by the server"),
     ("version", 'notes = "Maven - io.jsonwebtoken:jjwt-jackson-0.11.2"'),
     ("already redacted", "API_TOKEN=[REDACTED:secret_assignment]"),
+    ("short session value", "Set-Cookie: sessionid=abc; HttpOnly"),
+    ("session counter", "session_count=12 session_timeout=300"),
 ]
 
 
@@ -74,6 +78,7 @@ def test_assignment_look_alikes_are_kept(text: str) -> None:
         ("token_count", False),
         ("public_key", False),
         ("username", False),
+        ("session_id", False),
     ],
     ids=lambda v: str(v),
 )
