@@ -1,7 +1,7 @@
 """Start-to-exit latency of runs under the Sandbox versus plain subprocesses, interleaved.
 
 Usage: ``python bench/sandbox_latency.py [--runs N] [--warmup N] [--threaded-watcher]
-[--uid-switch spawn|setpriv] [--ballast-mb N]``. Each round runs four
+[--uid-switch spawn|setpriv] [--compare-uid-switch] [--ballast-mb N]``. Each round runs four
 configurations in a shuffled order - ``true`` and ``python3 -c 'print(1)'`` as a plain
 ``asyncio.create_subprocess_exec`` and under ``Sandbox.run`` (the production configuration) -
 and prints p50/p99 per configuration plus the sandbox overhead at p50. Targets: overhead for
@@ -45,7 +45,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def main(runs: int, warmup: int, *, threaded: bool, uid_switch: str, ballast_mb: int) -> None:
+async def main(
+    runs: int, warmup: int, *, threaded: bool, uid_switch: str, ballast_mb: int, compare: bool
+) -> None:
     """Run the interleaved benchmark and print a table."""
     if not threaded:
         use_pidfd_child_watcher()  # as the bot does at start-up (Python 3.11)
@@ -54,15 +56,18 @@ async def main(runs: int, warmup: int, *, threaded: bool, uid_switch: str, balla
     for offset in range(0, len(ballast), 4096):
         ballast[offset] = 1
     sb = Sandbox(SandboxConfig(uid_switch=uid_switch))
-    report = await sb.selftest()
-    if not report.ok:
-        raise SystemExit(f"sandbox unavailable: {report.reason}")
+    other = "setpriv" if uid_switch == "spawn" else "spawn"
+    sb_other = Sandbox(SandboxConfig(uid_switch=other))
+    for box in (sb, sb_other) if compare else (sb,):
+        report = await box.selftest()
+        if not report.ok:
+            raise SystemExit(f"sandbox unavailable: {report.reason}")
     counter = 0
 
-    async def boxed(spec_kw: dict[str, object]) -> None:
+    async def boxed(spec_kw: dict[str, object], box: Sandbox = sb) -> None:
         nonlocal counter
         counter += 1
-        result = await sb.run(RunSpec(run_id=f"bench-{counter}", **spec_kw))  # type: ignore[arg-type]
+        result = await box.run(RunSpec(run_id=f"bench-{counter}", **spec_kw))  # type: ignore[arg-type]
         assert result.exit_code == 0, result.stderr
 
     configs: dict[str, Callable[[], Awaitable[None]]] = {
@@ -71,6 +76,9 @@ async def main(runs: int, warmup: int, *, threaded: bool, uid_switch: str, balla
         "plain python3 -c print(1)": lambda: plain([PY, "-c", "print(1)"]),
         "sandbox python snippet print(1)": lambda: boxed({"python": "print(1)"}),
     }
+    if compare:
+        configs[f"sandbox true [{other}]"] = lambda: boxed({"argv": ("true",)}, sb_other)
+        configs[f"sandbox snippet [{other}]"] = lambda: boxed({"python": "print(1)"}, sb_other)
     samples: dict[str, list[float]] = {name: [] for name in configs}
     names = list(configs)
     for i in range(warmup + runs):
@@ -101,6 +109,7 @@ if __name__ == "__main__":
     parser.add_argument("--threaded-watcher", action="store_true", help="keep 3.11's default")
     parser.add_argument("--uid-switch", choices=("spawn", "setpriv"), default="spawn")
     parser.add_argument("--ballast-mb", type=int, default=0, help="grow this process like a bot")
+    parser.add_argument("--compare-uid-switch", action="store_true", help="also the other mode")
     opts = parser.parse_args()
     asyncio.run(
         main(
@@ -109,5 +118,6 @@ if __name__ == "__main__":
             threaded=opts.threaded_watcher,
             uid_switch=opts.uid_switch,
             ballast_mb=opts.ballast_mb,
+            compare=opts.compare_uid_switch,
         )
     )
