@@ -92,9 +92,8 @@ def card_fallback(card: ApprovalCard) -> str:
     if card.state is CardState.PENDING:
         head = f"Approval needed: {card.title}"
     else:
-        head = f"{_STATE_WORDS[card.state]}: {card.title}"
-        if card.decided_by:
-            head += f" (by {card.decided_by})"
+        who = f" by {card.decided_by}" if card.decided_by else ""
+        head = f"{_STATE_WORDS[card.state]}{who}: {card.title}"
     return truncate(escape_mrkdwn(head), TEXT_MAX)
 
 
@@ -126,7 +125,8 @@ def render_card(card: ApprovalCard) -> list[dict[str, Any]]:
                 ],
             }
         )
-    else:
+    elif not any(line.startswith(_STATE_WORDS[card.state]) for line in card.lines):
+        # the verdict, unless the bot's own lines already state it ("Approved by …")
         verdict = f"*{_STATE_WORDS[card.state]}*"
         if card.decided_by:
             verdict += f" by {escape_mrkdwn(card.decided_by)}"

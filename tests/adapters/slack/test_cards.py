@@ -92,3 +92,11 @@ def test_validator_rejects_what_slack_rejects() -> None:
     errors = validate_blocks([{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}])
     assert errors == ["must be less than 3001 characters [json-pointer:/blocks/0/text/text]"]
     assert validate_blocks([{"type": "divider"}] * 51) != []
+
+
+def test_verdict_is_not_repeated() -> None:
+    """When the card's lines already say who decided, no second verdict line is added."""
+    card = _card(state=CardState.DENIED, decided_by="bob", lines=("service=api", "Denied by bob"))
+    blocks = render_card(card)
+    assert json.dumps(blocks).count("Denied") == 1
+    assert card_fallback(card) == "Denied by bob: Run logs?"
