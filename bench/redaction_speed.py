@@ -81,10 +81,12 @@ def main() -> None:
     redactor = Redactor(known_secrets={"SLACK_BOT_TOKEN": "xoxb-000000000001-kn0wnS3cr3tV4lue"})
     redactor.redact(blob[:10000])
     runs = []
+    cpu = []
     for _ in range(3):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = redactor.redact(blob)
         runs.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     best = min(runs)
     mb = len(blob.encode()) / 1_000_000
     sample = lines[:5000]
@@ -96,6 +98,7 @@ def main() -> None:
     print("| metric | value |\n|---|---|")
     print(f"| input | {mb:.2f} MB, {len(lines)} lines, {sum(result.counts.values())} findings |")
     print(f"| throughput (best of 3, one blob, windows of 1 MiB) | {mb / best:.1f} MB/s |")
+    print(f"| throughput by CPU time (best of 3) | {mb / min(cpu):.1f} MB/s |")
     print(f"| p50 per short line | {statistics.median(lat) * 1e6:.1f} µs |")
     print(f"| p99 per short line | {sorted(lat)[int(len(lat) * 0.99)] * 1e6:.1f} µs |")
     print(f"| findings by kind | {dict(sorted(result.counts.items()))} |")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from functools import lru_cache
 
 from .base import Span
 from .entropy import entropy, is_placeholder, looks_random
@@ -72,8 +71,22 @@ _FILENAME = re.compile(
 _SCHEMES = frozenset({"bearer", "basic", "token", "digest", "api-token", "apikey", "hmac"})
 
 
-@lru_cache(maxsize=4096)
+_VERDICTS: dict[tuple[int, str, bool], bool] = {}
+_VERDICTS_MAX = 4096
+
+
 def _value_ok(value: str, cls: str, quoted: bool) -> bool:
+    """Memoised by the value's hash, so repeated values cost one check and no value is kept."""
+    key = (hash(value), cls, quoted)
+    verdict = _VERDICTS.get(key)
+    if verdict is None:
+        if len(_VERDICTS) >= _VERDICTS_MAX:
+            _VERDICTS.clear()
+        verdict = _VERDICTS[key] = _check_value(value, cls, quoted)
+    return verdict
+
+
+def _check_value(value: str, cls: str, quoted: bool) -> bool:
     v = value
     if is_placeholder(v) or v.lower() in _BOOLISH:
         return False
