@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import string
+
 import pytest
 
 from policy.redaction import Redactor
@@ -37,6 +40,20 @@ def test_adversarial_input_completes(text: str) -> None:
     assert len(result.findings) <= len(text)
     for finding in result.findings:
         assert 0 <= finding.start < finding.end <= len(text)
+
+
+def test_many_distinct_assignments_complete() -> None:
+    """1 MiB of distinct `token=<random>` pairs (no repeated values to memoise) completes."""
+    rng = random.Random(1)
+    alphabet = string.ascii_letters + string.digits
+    parts = []
+    size = 0
+    while size < MIB:
+        part = "token=" + "".join(rng.choice(alphabet) for _ in range(rng.randrange(4, 20)))
+        parts.append(part)
+        size += len(part)
+    result = R.redact("".join(parts))
+    assert result.findings
 
 
 def test_secret_after_adversarial_prefix_is_still_found() -> None:
