@@ -16,6 +16,7 @@ Only token *hashes* are stored; the caller hashes the button token before lookup
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -29,6 +30,7 @@ __all__ = ["APPROVAL_STATUSES", "Approval", "Approvals"]
 
 APPROVAL_STATUSES = frozenset({"pending", "approved", "denied", "expired", "cancelled", "executed"})
 _DECISIONS = frozenset({"approved", "denied", "expired", "cancelled"})
+_MAX_HASHES = 16  # one per data key; more is a caller bug, not a reason to build huge SQL
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,6 +171,31 @@ class Approvals:
             return None
         action: Literal["approve", "deny"] = (
             "approve" if row["approve_token_hash"] == token_hash else "deny"
+        )
+        return self._row(row), action
+
+    async def find_by_token_hashes(
+        self, hashes: Sequence[str]
+    ) -> tuple[Approval, Literal["approve", "deny"]] | None:
+        """Like `find_by_token_hash`, for a token hashed under each data key (one query).
+
+        After a key rotation a button token is hashed under every key, newest first;
+        the hashes are 256-bit, so at most one approval can match.
+        """
+        wanted = list(dict.fromkeys(hashes))[:_MAX_HASHES]
+        if not wanted:
+            return None
+        slots = ", ".join("?" * len(wanted))
+        row = await self._sql.fetchone(
+            "approvals.find_by_token",
+            f"SELECT * FROM approvals WHERE approve_token_hash IN ({slots})"  # noqa: S608
+            f" OR deny_token_hash IN ({slots}) ORDER BY id LIMIT 1",
+            (*wanted, *wanted),
+        )
+        if row is None:
+            return None
+        action: Literal["approve", "deny"] = (
+            "approve" if row["approve_token_hash"] in wanted else "deny"
         )
         return self._row(row), action
 

@@ -38,6 +38,7 @@ from storage.audit_chain import (
     row_from_values,
     seal,
 )
+from storage.audit_upgrade import rechain, upgrade_event
 from storage.audit_verify import load_position, verify_chain
 from storage.errors import AuditIntegrityError, ConstraintError, StorageError
 
@@ -272,6 +273,30 @@ class Audit:
         return await verify_chain(
             self._sql, self._mac_keys, head_seq=self._seq, digest=self._digester
         )
+
+    async def upgrade_format(self, *, now: datetime) -> int:
+        """Re-chain old-format (fmt 1) rows as fmt 2 so that they can be pseudonymised.
+
+        Verifies the whole chain first (AuditIntegrityError if it does not: evidence is
+        never rewritten), re-hashes in one transaction with the anchor moved
+        (storage/audit_upgrade.py), then records the old and new head hash in an audit
+        row stamped `now`. Returns how many rows were re-hashed.
+        """
+        op = "audit.upgrade"
+        if self._digester is None:
+            raise StorageError("audit: the pseudonym key is unavailable", op=op, code="key")
+        result = await self.verify()
+        if not result.ok:
+            raise AuditIntegrityError(
+                f"audit chain does not verify ({result.problem}); not re-chaining", op=op
+            )
+        done = await rechain(self._sql, self._mac_keys, self._digester)
+        if done is None:
+            return 0
+        async with self._sql.locked(op) as tx:
+            await self._reload(tx)
+        await self.append(upgrade_event(done, now))
+        return done.rows
 
     async def anchor(self, *, only_if_present: bool = False) -> tuple[int, str]:
         """Record the current head as the signed anchor; return (seq, hash) anchored.

@@ -22,7 +22,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from storage.errors import DecryptError, KeyFileError
 
-__all__ = ["FieldCipher", "load_or_create_key"]
+__all__ = ["FieldCipher", "load_or_create_key", "new_key_material"]
 
 
 def _split(material: bytes) -> list[bytes]:
@@ -32,7 +32,7 @@ def _split(material: bytes) -> list[bytes]:
 class FieldCipher:
     """Encrypt/decrypt bytes with Fernet; several keys (newest first) allow rotation."""
 
-    __slots__ = ("_keys", "_multi")
+    __slots__ = ("_keys", "_multi", "_newest")
 
     def __init__(self, keys: bytes | Sequence[bytes]) -> None:
         raw = _split(keys) if isinstance(keys, bytes) else list(keys)
@@ -44,6 +44,7 @@ class FieldCipher:
             raise KeyFileError("data key is not a valid Fernet key", op="cipher") from None
         self._keys = tuple(key.strip() for key in raw)
         self._multi = MultiFernet(fernets)
+        self._newest = fernets[0]
 
     @staticmethod
     def generate_key() -> bytes:
@@ -68,6 +69,19 @@ class FieldCipher:
         except (InvalidToken, TypeError, ValueError):
             raise DecryptError("stored value could not be decrypted", op="rotate") from None
 
+    def is_current(self, token: bytes) -> bool:
+        """Whether `token` was made with the newest key (so rotating it would change nothing)."""
+        try:
+            self._newest.decrypt(token)
+        except (InvalidToken, TypeError, ValueError):
+            return False
+        return True
+
+    @property
+    def key_count(self) -> int:
+        """How many keys this cipher holds."""
+        return len(self._keys)
+
     def derive_keys(self, purpose: str) -> list[bytes]:
         """Independent sub-keys for `purpose` (e.g. signing), one per data key, newest first."""
         label = purpose.encode()
@@ -75,6 +89,17 @@ class FieldCipher:
 
     def __repr__(self) -> str:
         return f"FieldCipher(<{len(self._keys)} key(s)>)"
+
+
+def new_key_material(current: bytes) -> bytes:
+    """`current` (one or more comma-separated keys) with a freshly generated key prepended.
+
+    Store the result where the data key lives (env var or key file), restart or switch
+    with `Database.use_cipher`, then re-encrypt with `storage.rotation.rotate`.
+    """
+    keys = _split(current)
+    FieldCipher(keys)  # validate: KeyFileError names no key
+    return b",".join([FieldCipher.generate_key(), *(key.strip() for key in keys)])
 
 
 def load_or_create_key(env: Mapping[str, str], env_name: str, key_path: Path) -> tuple[bytes, bool]:

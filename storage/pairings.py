@@ -8,6 +8,7 @@ at once cannot both win.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +19,7 @@ __all__ = ["PAIRING_STATUSES", "PairingRequest", "Pairings"]
 
 PAIRING_STATUSES = frozenset({"pending", "approved", "rejected", "expired"})
 _DECISIONS = PAIRING_STATUSES - {"pending"}
+_MAX_HASHES = 16  # one per data key
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,6 +112,22 @@ class Pairings:
             "SELECT * FROM pairing_requests WHERE code_hash = ? AND status = 'pending'"
             " AND expires_at > ? ORDER BY id DESC LIMIT 1",
             (code_hash, to_iso(now)),
+        )
+        return None if row is None else _row(row)
+
+    async def find_pending_by_hashes(
+        self, hashes: Sequence[str], now: datetime
+    ) -> PairingRequest | None:
+        """`find_pending_by_hash` for a code hashed under each data key, in one query."""
+        wanted = list(dict.fromkeys(hashes))[:_MAX_HASHES]
+        if not wanted:
+            return None
+        slots = ", ".join("?" * len(wanted))
+        row = await self._sql.fetchone(
+            "pairings.find",
+            f"SELECT * FROM pairing_requests WHERE code_hash IN ({slots})"  # noqa: S608
+            " AND status = 'pending' AND expires_at > ? ORDER BY id DESC LIMIT 1",
+            (*wanted, to_iso(now)),
         )
         return None if row is None else _row(row)
 

@@ -1,0 +1,174 @@
+"""Operations on the database: forget a user, back up, rotate the data keys.
+
+The functions the CLI (`frontdoor forget USER`, `frontdoor backup DEST`, `frontdoor
+keys rotate`) and admin commands call; each returns a report to print. The storage
+work lives in `storage/forget.py`, `storage/backup.py` and `storage/rotation.py`.
+
+    report = await forget_user(db, "telegram:telegram:42", by="cli", now=now)
+    report = await backup(db, Path("/backups/fd.db"))
+    cipher = FieldCipher(new_key_material(old_material))    # store it where the key lives
+    report = await rotate_keys(db, cipher)
+
+After a rotation, button tokens and pairing codes handed out before it were hashed
+under an older derived key: hash a presented token with every key of
+`cipher.derive_keys(purpose)` and look up with `db.approvals.find_by_token_hashes`
+or `db.pairings.find_pending_by_hashes` (`candidate_hashes` does the first part).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from storage import AuditEvent, Database, FieldCipher, StorageError, VerifyResult
+from storage.backup import backup_to
+from storage.crypto import new_key_material
+from storage.forget import ParkedApproval
+from storage.forget import forget_user as _forget
+from storage.rotation import rotate
+
+__all__ = [
+    "BackupReport",
+    "ForgetReport",
+    "ParkedApproval",
+    "RotateReport",
+    "backup",
+    "candidate_hashes",
+    "forget_user",
+    "new_key_material",
+    "rotate_keys",
+]
+
+FORGET_REASON = "user_forgotten"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ForgetReport:
+    """What forgetting a user did. Never holds the user key, only its pseudonym."""
+
+    pseudonym: str
+    deleted: Mapping[str, int]
+    pseudonymised: Mapping[str, int]
+    cancelled: tuple[ParkedApproval, ...]  # parked requests: tell their cards they are gone
+    audit_rows: int  # audit rows rewritten to the pseudonym
+    audit_seq: int  # the row that records the forget
+    audit_ok: bool  # the chain verified afterwards
+    wal_truncated: bool  # False: a reader kept old pages in the WAL; checkpoint again later
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BackupReport:
+    """Where the copy is and whether its audit chain verified."""
+
+    path: Path
+    size_bytes: int
+    pages: int
+    audit: VerifyResult
+
+    @property
+    def ok(self) -> bool:
+        """The copy opened and its audit chain verified."""
+        return self.audit.ok
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RotateReport:
+    """Counts of re-encrypted values (see storage/rotation.py)."""
+
+    rotated: int
+    current: int
+    raced: int
+    undecryptable: int
+    batches: int
+    keyring_rotated: bool
+    resealed: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        """Every stored value is now under the newest key (nothing left unreadable)."""
+        return self.undecryptable == 0
+
+
+async def forget_user(db: Database, user_key: str, *, by: str, now: datetime) -> ForgetReport:
+    """Erase `user_key`: delete what is theirs, pseudonymise the rest, audit it, verify.
+
+    The audit row names `by` (or the pseudonym, when users forget themselves), the
+    time and the pseudonym, never the key. Raises StorageError (KeyFileError without
+    the data key, AuditIntegrityError when old rows must be re-chained and the chain
+    is broken).
+    """
+    result = await _forget(db, user_key, now=now)
+    actor = result.pseudonym if by == user_key else by
+    row = await db.audit.append(
+        AuditEvent(
+            ts=now,
+            event_id=f"forget:{result.pseudonym}",
+            stage="admin",
+            actor=actor,
+            decision="info",
+            reason=FORGET_REASON,
+            detail={
+                "pseudonym": result.pseudonym,
+                "deleted": dict(result.deleted),
+                "pseudonymised": dict(result.pseudonymised),
+                "cancelled": [p.public_id for p in result.cancelled],
+                "audit_rows": result.audit_rows,
+            },
+        )
+    )
+    verified = await db.audit.verify()
+    return ForgetReport(
+        pseudonym=result.pseudonym,
+        deleted=result.deleted,
+        pseudonymised=result.pseudonymised,
+        cancelled=result.cancelled,
+        audit_rows=result.audit_rows,
+        audit_seq=row.seq,
+        audit_ok=verified.ok,
+        wal_truncated=result.wal_truncated,
+    )
+
+
+async def backup(db: Database, dest: Path, *, overwrite: bool = False) -> BackupReport:
+    """Copy the live database to `dest` (0600), then open the copy and verify its audit chain.
+
+    Refuses an existing `dest` unless `overwrite` (StorageError). A copy whose chain
+    does not verify is kept (it is faithful: the source is broken too) and reported.
+    """
+    done = await backup_to(db, dest, overwrite=overwrite)
+    copy = await Database.open(done.path, cipher=db.cipher, audit_keys=db.audit.mac_keys)
+    try:
+        result = await copy.audit.verify()
+    finally:
+        await copy.close()
+    return BackupReport(path=done.path, size_bytes=done.size_bytes, pages=done.pages, audit=result)
+
+
+async def rotate_keys(db: Database, new_cipher: FieldCipher, *, batch: int = 100) -> RotateReport:
+    """Switch `db` to `new_cipher` and re-encrypt every stored value under its newest key.
+
+    `new_cipher` must still hold the old keys (`FieldCipher(new_key_material(old))`).
+    Safe while the bot runs in this process; another process using the database must
+    already hold the new key (restart it with NEW,OLD first).
+    """
+    if new_cipher.key_count < 1:
+        raise StorageError("rotate: no keys", op="rotate")
+    r = await rotate(db, new_cipher, batch=batch)
+    return RotateReport(
+        rotated=r.rotated,
+        current=r.current,
+        raced=r.raced,
+        undecryptable=r.undecryptable,
+        batches=r.batches,
+        keyring_rotated=r.keyring_rotated,
+        resealed=r.resealed,
+    )
+
+
+def candidate_hashes(
+    token: str, cipher: FieldCipher, purpose: str, hash_with: Callable[[str, bytes], str]
+) -> list[str]:
+    """`hash_with(token, key)` under every key derived for `purpose`, newest first."""
+    return [hash_with(token, key) for key in cipher.derive_keys(purpose)]
