@@ -146,23 +146,24 @@ class RuleSet:
                 by_trigger.setdefault((t, r.nocase), []).append(i)
         self._by_trigger = {k: tuple(v) for k, v in by_trigger.items()}
         self._always = tuple(i for i, r in enumerate(self.rules) if not r.triggers)
-        self._case_rx = re.compile(_trie(self._case))
-        self._nocase_rx = re.compile(_trie(self._nocase))
-        self._by_prefix: dict[tuple[str, bool], frozenset[int]] = {}
-        for (t, nocase), _ in by_trigger.items():
-            self._by_prefix[(t, nocase)] = frozenset(
-                i
-                for (u, n), idx in by_trigger.items()
-                if n == nocase and u.startswith(t)
-                for i in idx
+        lowered_words = {t.lower() for t in self._case} | set(self._nocase)
+        self._any_rx = re.compile(_trie(lowered_words))
+        self._by_lowered: dict[str, frozenset[int]] = {
+            w: frozenset(
+                i for (u, _), idx in by_trigger.items() if u.lower().startswith(w) for i in idx
             )
+            for w in lowered_words
+        }
 
-    def _chosen_long(self, text: str, lowered: str) -> set[int]:
-        """Rules to run, found with one factored-regex pass per case mode (long texts)."""
+    def _chosen_long(self, lowered: str) -> set[int]:
+        """Rules to run, found with one prefix-factored regex pass over the lowered text.
+
+        Case-sensitive triggers are looked up case-insensitively here, which can only select
+        more rules, never fewer.
+        """
         chosen = set(self._always)
-        for rx, hay, nocase in ((self._case_rx, text, False), (self._nocase_rx, lowered, True)):
-            for word in set(rx.findall(hay)):
-                chosen.update(self._by_prefix[(word, nocase)])
+        for word in set(self._any_rx.findall(lowered)):
+            chosen.update(self._by_lowered[word])
         return chosen
 
     @property
@@ -173,7 +174,7 @@ class RuleSet:
     def __call__(self, text: str, lowered: str) -> Iterator[Span]:
         """Yield the spans of every rule whose triggers occur in the text."""
         if len(text) > _LONG_TEXT:
-            chosen = self._chosen_long(text, lowered)
+            chosen = self._chosen_long(lowered)
         else:
             chosen = set(self._always)
             by_trigger = self._by_trigger
