@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.commands import Answer, Handler
 from bot.config import parse_duration
@@ -383,8 +383,9 @@ async def _audit(s: Services, r: Request) -> Answer:
     return Answer(text="\n".join(lines))
 
 
-async def _stats(s: Services, r: Request) -> Answer:
-    since = s.clock() - timedelta(days=1)
+async def stats_text(s: Services, now: datetime) -> str:
+    """The last day in numbers, from the audit log."""
+    since = now - timedelta(days=1)
     rows = [row for row in await s.db.audit.tail(5000) if row.ts >= since]
     denials: Counter[str] = Counter(row.reason for row in rows if row.decision == "deny")
     runs = sum(1 for row in rows if row.stage == "execute")
@@ -397,11 +398,14 @@ async def _stats(s: Services, r: Request) -> Answer:
             redactions.update(row.detail.get("redactions", {}))
     requests = len({row.event_id for row in rows if row.stage == "dedupe"})
     top = ", ".join(f"{k} {v}" for k, v in denials.most_common(5)) or "none"
-    text = (
+    return (
         f"Last 24 h: {requests} events, {runs} runs, {approvals} approval requests, "
         f"{sum(denials.values())} denials ({top}), {sum(redactions.values())} redactions."
     )
-    return Answer(text=text)
+
+
+async def _stats(s: Services, r: Request) -> Answer:
+    return Answer(text=await stats_text(s, s.clock()))
 
 
 async def _lockdown(s: Services, r: Request) -> Answer:

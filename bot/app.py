@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from adapters.base import Adapter
@@ -35,6 +35,7 @@ from bot.stages.permit import Permit
 from bot.stages.ratelimit import RateLimit
 from bot.stages.scan import Scan
 from bot.types import Inbound, InboundKind
+from policy.guardrails import StrikeRule, strike
 from policy.injection import Scanner, ScannerConfig, ThreatLevel
 from policy.reasons import Reason
 from policy.redaction import ALL_PII, RedactionConfig, Redactor
@@ -171,6 +172,11 @@ class DbAudit:
         await self._db.audit.append_many(cleaned)
 
 
+_QUIET_DENIALS = frozenset(
+    {Reason.DUPLICATE_EVENT, Reason.RATE_LIMITED_SILENT, Reason.NOT_ADDRESSED}
+)
+
+
 def _classify(e: BaseException) -> Reason:
     return Reason.STORAGE_ERROR if isinstance(e, StorageError) else Reason.INTERNAL_ERROR
 
@@ -200,6 +206,7 @@ class App:
         self.jobs: Jobs | None = None
         self.redactor: Redactor | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._inflight: set[asyncio.Task[Any]] = set()
         self._messages: Pipeline | None = None
         self._buttons: Pipeline | None = None
 
@@ -305,7 +312,37 @@ class App:
         """Run one inbound event through its pipeline."""
         pipeline = self._buttons if inbound.kind is InboundKind.BUTTON else self._messages
         assert pipeline is not None, "App.start() first"
-        return await pipeline(inbound)
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+        try:
+            stop = await pipeline(inbound)
+            await self._after(inbound, stop)
+            return stop
+        finally:
+            if task is not None:
+                self._inflight.discard(task)
+
+    async def _after(self, inbound: Inbound, stop: Stop) -> None:
+        """Repeated denials of one user alert the admins (once per crossing)."""
+        s = self.services
+        if s is None or stop.decision != "deny" or stop.reason in _QUIET_DENIALS:
+            return
+        key = inbound.actor.key
+        rule = s.config.guardrails.denial_alerts
+        hits, crossed = strike(
+            s.state.denials.get(key, ()),
+            StrikeRule(window=timedelta(seconds=rule.window), threshold=rule.threshold),
+            s.clock(),
+        )
+        s.state.denials[key] = hits
+        if crossed:
+            minutes = round(rule.window / 60)
+            text = (
+                f"{inbound.actor.label} ({key}) was denied {rule.threshold} times within {minutes} min "
+                f"(latest: {stop.reason}). See /audit 20 {key}."
+            )
+            await s.outbox.deliver(await s.to_admins(text), event_id=f"alert:{inbound.event_id}")
 
     async def wait(self) -> None:
         """Return when every adapter has stopped serving (the console: at end of input)."""
@@ -313,12 +350,25 @@ class App:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def stop(self) -> None:
-        """Stop receiving, finish what is in flight, close storage."""
-        for adapter in self.adapters:
-            try:
-                await adapter.stop()
-            except Exception:
-                log.exception("stopping the %s adapter failed", adapter.platform)
+        """Stop receiving; let runs in flight finish within `runtime.shutdown_grace`, kill the rest; close storage.
+
+        Parked requests stay in storage and survive the restart; the audit log is
+        written before each handler returns, and its head is anchored at close.
+        """
+        stopping = asyncio.ensure_future(
+            asyncio.gather(*(a.stop() for a in self.adapters), return_exceptions=True)
+        )
+        grace = self.config.runtime.shutdown_grace
+        pending: set[asyncio.Future[Any]] = {stopping, *self._tasks, *self._inflight}
+        _, late = await asyncio.wait(pending, timeout=grace)
+        if late and self.services is not None:
+            runs = self.services.sandbox.live_runs()
+            log.warning(
+                "shutdown: %d runs still going after %.0f s; killing them", len(runs), grace
+            )
+            for run in runs:
+                await self.services.sandbox.kill(run.run_id)
+            await asyncio.wait(late, timeout=10)
         await self.wait()
         if self.jobs is not None:
             self.jobs.stop()

@@ -44,6 +44,9 @@ class Jobs:
             seconds=s.config.sandbox.selftest_interval,
             id="sandbox_selftest",
         )
+        sched.add_job(self._tick(self.watchdog), "interval", seconds=30, id="run_watchdog")
+        if s.config.guardrails.daily_digest:
+            sched.add_job(self._tick(self.digest), "cron", hour=8, minute=0, id="daily_digest")
         sched.start()
         self._scheduler = sched
 
@@ -144,3 +147,25 @@ class Jobs:
                 now,
             )
         return report.ok
+
+    async def watchdog(self, now: datetime) -> int:
+        """Kill runs that outlived their tool's timeout by more than a grace period (even if their task was lost)."""
+        s = self._s
+        killed = 0
+        for run in s.sandbox.live_runs():
+            tool = s.tool(run.tool)
+            limit = (tool.timeout if tool is not None else 60.0) + 30.0
+            if (now - run.started_at).total_seconds() > limit and await s.sandbox.kill(run.run_id):
+                killed += 1
+                await self._audit(
+                    "watchdog", "run_killed", {"run_id": run.run_id, "tool": run.tool}, now
+                )
+        return killed
+
+    async def digest(self, now: datetime) -> None:
+        """The admins' daily summary (the same numbers as /stats)."""
+        from bot.admin import stats_text
+
+        s = self._s
+        text = "Daily digest. " + await stats_text(s, now)
+        await s.outbox.deliver(await s.to_admins(text), event_id=f"job:digest:{now:%Y-%m-%d}")

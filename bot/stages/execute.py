@@ -115,13 +115,40 @@ class Execute(StageBase):
         tool = s.tool(request.tool)
         requester = request.requester or request.actor_key
         to = request.reply_to or reply(request, "").to
+        if tool is None:
+            return Stop(
+                reason=Reason.UNKNOWN_TOOL,
+                outcomes=(Outcome(to=to, text="That tool no longer exists."),),
+            )
+        mine = await s.user_limits(requester)
+        busy = self._busy(tool, requester, mine)
+        if busy is not None:
+            return Stop(reason=busy[0], outcomes=(Outcome(to=to, text=busy[1]),))
+        # reserve the slots before the next await, so concurrent requests cannot all pass the check
+        s.state.active[requester] += 1
+        s.state.tool_active[tool.name] += 1
+        try:
+            return await self._execute(request, tool, requester, to, mine)
+        finally:
+            for counter, key in ((s.state.active, requester), (s.state.tool_active, tool.name)):
+                counter[key] -= 1
+                if counter[key] <= 0:
+                    del counter[key]
+
+    async def _execute(
+        self,
+        request: Request,
+        tool: ToolConfig,
+        requester: str,
+        to: Address,
+        mine: Mapping[str, float],
+    ) -> Stop:
+        s = self._s
 
         def say(text: str, code: str = "") -> Outcome:
             return Outcome(to=to, text=text, code=code)
 
-        if tool is None:
-            return Stop(reason=Reason.UNKNOWN_TOOL, outcomes=(say("That tool no longer exists."),))
-        refused = await self._refused(tool, requester)
+        refused = await self._refused(tool, requester, mine)
         if refused is not None:
             reason, text = refused
             return Stop(reason=reason, outcomes=(say(text),))
@@ -138,8 +165,6 @@ class Execute(StageBase):
         ):
             text = f"Request {request.approval_public_id} has already run; it was not run again."
             return Stop(reason=Reason.ALREADY_DECIDED, outcomes=(say(text),))
-        s.state.active[requester] += 1
-        s.state.tool_active[tool.name] += 1
         progress = asyncio.create_task(self._progress(tool.name, run_id, to))
         try:
             await s.db.runs.start(
@@ -152,10 +177,6 @@ class Execute(StageBase):
             outcome = await self._run(tool, request, run_id, requester, profiles)
         finally:
             progress.cancel()
-            for counter, key in ((s.state.active, requester), (s.state.tool_active, tool.name)):
-                counter[key] -= 1
-                if counter[key] <= 0:
-                    del counter[key]
         if isinstance(outcome, str):
             await s.db.runs.finish(
                 run_id,
@@ -202,10 +223,11 @@ class Execute(StageBase):
             detail=detail,
         )
 
-    async def _refused(self, tool: ToolConfig, requester: str) -> tuple[Reason, str] | None:
-        """Why this run may not start now, or None."""
+    def _busy(
+        self, tool: ToolConfig, requester: str, mine: Mapping[str, float]
+    ) -> tuple[Reason, str] | None:
+        """The concurrency checks: the user's, the tool's and the global cap (no awaits: see the caller)."""
         s = self._s
-        mine = await s.user_limits(requester)
         limits = self._concurrency
         if "concurrency" in mine:
             limits = dataclasses.replace(limits, per_user=int(mine["concurrency"]))
@@ -222,6 +244,13 @@ class Execute(StageBase):
                 Reason.CONCURRENCY_GLOBAL,
                 f"{tool.name} is already running as often as it may; try again shortly.",
             )
+        return None
+
+    async def _refused(
+        self, tool: ToolConfig, requester: str, mine: Mapping[str, float]
+    ) -> tuple[Reason, str] | None:
+        """Why this run may not start now (breaker, budget), or None."""
+        s = self._s
         now = s.clock()
         if not breaker_allows(s.state.breakers.get(tool.name, Breaker()), now):
             return (

@@ -7,8 +7,10 @@ button token must be short and URL-safe, an edit must name a message it posted.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -28,6 +30,7 @@ class FakeChat:
     fail_next: int = 0
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _posted: set[str] = field(default_factory=set)
+    _sent_event: asyncio.Event | None = None
 
     async def serve(self, handler: Handler) -> None:
         """Nothing to receive: tests call the handler themselves."""
@@ -45,6 +48,7 @@ class FakeChat:
             assert _TOKEN.match(card.approve_token) and _TOKEN.match(card.deny_token), (
                 "bad button token"
             )
+        self._wake()
         if outcome.edit is not None:
             assert outcome.edit.message_id in self._posted, "edit of a message never posted"
             self.sent.append(outcome)
@@ -56,6 +60,27 @@ class FakeChat:
         return MessageRef(
             platform=self.platform, tenant=self.tenant, channel_id=who, message_id=message_id
         )
+
+    def _wake(self) -> None:
+        if self._sent_event is not None:
+            self._sent_event.set()
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 15) -> None:
+        """Wait until `predicate()` holds, re-checking after every message sent; fail after `timeout` s."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not predicate():
+            self._sent_event = self._sent_event or asyncio.Event()
+            self._sent_event.clear()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"condition not met within {timeout} s; sent: {[o.text for o in self.sent[-5:]]}"
+                )
+            try:
+                await asyncio.wait_for(self._sent_event.wait(), remaining)
+            except TimeoutError:
+                continue
 
     # --- building events ------------------------------------------------------------------
 
