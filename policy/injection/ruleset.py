@@ -22,6 +22,7 @@ __all__ = ["KEY_LEN", "Rule", "RuleSet", "key_of", "rule_table"]
 KEY_LEN = 4
 BEFORE = 200  # characters read before an anchor word of a rule that is not head-anchored
 AFTER = 500  # and after it
+MAX_PLACES = 64  # positions kept per rule and text
 _META = set("[](){}.*+?|^$\\")
 _WORD = re.compile(r"\w+")
 
@@ -195,12 +196,19 @@ class RuleSet:
                 where.setdefault(key, []).append(m.start())
         return where
 
-    def match_long(self, text: str) -> list[Rule]:
-        """Return the rules that fire on a long text, reading each only near its anchors."""
-        fired = [r for r in self._always if r.fires(text)]
-        fired += [r for r in self._literal_rules if any(x in text for x in r.literals)]
-        fired = [r for r in fired if r in self._always or r.fires(text)]
-        done = {r.name for r in fired}
+    def match_long(self, text: str) -> list[tuple[Rule, list[int]]]:
+        """Return the rules that fire on a long text with where they fire (about).
+
+        Each rule is read only near its anchors; the positions let the scanner add up
+        only the signals that lie close together.
+        """
+        fired: list[tuple[Rule, list[int]]] = []
+        for rule in [*self._always, *self._literal_rules]:
+            if rule in self._always or any(x in text for x in rule.literals):
+                where = [m.start() for m in rule.regex.finditer(text)][:MAX_PLACES]
+                if where:
+                    fired.append((rule, where))
+        done = {r.name for r, _ in fired}
         starts_of: dict[str, list[int]] = {}
         rules: dict[str, Rule] = {}
         for key, starts in self._positions(text).items():
@@ -212,22 +220,21 @@ class RuleSet:
             rule = rules[name]
             if rule.head:
                 match = rule.regex.match
-                if any(match(text, s) for s in starts):
-                    fired.append(rule)
-            elif _fires_near(rule, text, sorted(starts)):
-                fired.append(rule)
+                where = [s for s in starts if match(text, s)][:MAX_PLACES]
+            else:
+                where = _places_near(rule, text, sorted(starts))
+            if where:
+                fired.append((rule, where))
         return fired
 
 
-def _fires_near(rule: Rule, text: str, starts: list[int]) -> bool:
-    """Return whether rule fires in one of the merged spans around the given positions."""
-    lo, hi = -1, -1
+def _places_near(rule: Rule, text: str, starts: list[int]) -> list[int]:
+    """Return the starts of the merged spans around the given positions where rule fires."""
+    spans: list[tuple[int, int]] = []
     for s in starts:
         a, b = max(0, s - BEFORE), s + AFTER
-        if a <= hi:
-            hi = b
-            continue
-        if hi >= 0 and rule.fires(text[lo:hi]):
-            return True
-        lo, hi = a, b
-    return hi >= 0 and rule.fires(text[lo:hi])
+        if spans and a <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], b)
+        else:
+            spans.append((a, b))
+    return [a for a, b in spans if rule.fires(text[a:b])][:MAX_PLACES]

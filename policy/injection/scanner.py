@@ -72,9 +72,19 @@ _SQUASHED = re.compile(
 )
 _ROT_HINT = re.compile(r"\brot-?13\b|\bcaesar\b")
 _REV_HINT = re.compile(r"\b(?:backwards?|reversed|in reverse|reverse (?:it|this|the text))\b")
+# Second-person commands; a long text with many of them reads like a prompt for a model.
+_DIRECTIVE = re.compile(
+    r"\b(?:you (?:will|must|shall|should|are going to|have to|need to|are now|are no longer|"
+    r"can't|cannot|won't|will never|will always|do not|don't)|do not|don't|never|always|"
+    r"from now on|stay in|respond|reply|answer)\b"
+)
+DIRECTIVES = 4
+DIRECTIVE_MIN_LEN = 150
+DIRECTIVE_SPACING = 400  # at least one command per this many characters
 OBFUSCATION_BUMP = 3.0  # an encoded payload that fires a check: one level higher
 TRICK_WEIGHT = 2.0  # a rule that fires only after undoing a trick
 OVERLAP = 1024
+SCORE_UNIT = 1024  # in a long text, only signals this close together add up
 
 
 @dataclass(slots=True)
@@ -86,10 +96,34 @@ class _Scan:
     floor: ThreatLevel = ThreatLevel.LOW
     decoded: bool = False
     budget: int = 0
+    places: dict[str, list[int]] = field(default_factory=dict)  # where rules fired, long text
 
     def score(self) -> float:
-        """Return the sum of the weights of everything found."""
-        return sum(r.weight for r in self.rules.values()) + sum(w for _, w in self.extra.values())
+        """Return the sum of the weights found; positioned rules count only if close together.
+
+        Rules found in a long text carry positions: only those within one SCORE_UNIT of
+        each other add up (the best such group counts). Everything else counts in full.
+        """
+        free = sum(r.weight for n, r in self.rules.items() if n not in self.places)
+        free += sum(w for _, w in self.extra.values())
+        if not self.places:
+            return free
+        events = sorted((p, n) for n, ps in self.places.items() for p in ps)
+        inside: dict[str, int] = {}
+        best = total = 0.0
+        lo = 0
+        for pos, name in events:
+            if inside.get(name, 0) == 0:
+                total += self.rules[name].weight
+            inside[name] = inside.get(name, 0) + 1
+            while events[lo][0] < pos - SCORE_UNIT:
+                old = events[lo][1]
+                inside[old] -= 1
+                if inside[old] == 0:
+                    total -= self.rules[old].weight
+                lo += 1
+            best = max(best, total)
+        return free + best
 
     def add(self, rules: list[Rule]) -> list[Rule]:
         """Record rules and return the ones that were new."""
@@ -126,43 +160,65 @@ class Scanner:
         )
 
     def scan(self, text: str) -> Verdict:
-        """Return the verdict for one text (an inbound message or a tool's output)."""
+        """Return the verdict for one text (an inbound message or a tool's output).
+
+        Text is read in windows of max_input characters (overlapping); within a long window
+        only signals within SCORE_UNIT characters of each other add up, so that weak signals
+        far apart in a long document do not; the verdict is the worst window. At most
+        max_input * max_windows characters are read; past that the verdict says so.
+        """
         cfg = self.config
-        state = _Scan(budget=cfg.max_decode_bytes)
-        truncated = False
-        if len(text) <= cfg.max_input:
-            self._window(text, 0, state)
-        else:
-            step = cfg.max_input - min(OVERLAP, cfg.max_input // 4)
-            starts = range(0, len(text), step)
-            truncated = len(starts) > cfg.max_windows
-            for start in starts[: cfg.max_windows]:
-                self._window(text[start : start + cfg.max_input], 0, state)
+        limit = cfg.max_input * cfg.max_windows
+        truncated = len(text) > limit
+        body = text[:limit]
+        unit = cfg.max_input
+        step = unit - min(OVERLAP, unit // 4)
+        starts = range(0, max(1, len(body) - (unit - step)), step) if len(body) > unit else [0]
+        budget = cfg.max_decode_bytes
+        units: list[_Scan] = []
+        for start in starts:
+            state = _Scan(budget=budget)
+            self._window(body[start : start + unit], 0, state)
+            budget = state.budget
+            units.append(state)
+        best = max(units, key=lambda u: (max(level_for_score(u.score()), u.floor), u.score()))
+        shown = [u for u in units if u.score() >= MEDIUM_AT or u.floor > ThreatLevel.LOW] or [best]
+        merged = _Scan()
+        for u in shown:
+            merged.add(list(u.rules.values()))
+            for name, (check, weight) in u.extra.items():
+                merged.mark(name, check, weight)
+        floor = max(u.floor for u in units)
         if truncated:
-            state.mark("input_too_large", "input_too_large", 0.0)
-            state.floor = max(state.floor, cfg.oversize_level)
-        score = state.score()
-        level = max(level_for_score(score), state.floor)
+            merged.mark("input_too_large", "input_too_large", 0.0)
+            floor = max(floor, cfg.oversize_level)
+        score = best.score()
+        level = max(level_for_score(score), floor)
         by_check: dict[str, float] = {}
-        for rule in state.rules.values():
+        for rule in merged.rules.values():
             by_check[rule.check] = by_check.get(rule.check, 0.0) + rule.weight
-        for check, weight in state.extra.values():
+        for check, weight in merged.extra.values():
             by_check[check] = by_check.get(check, 0.0) + weight
         checks = tuple(sorted(by_check, key=lambda c: (-by_check[c], c)))
-        names = tuple(sorted(set(state.rules) | set(state.extra)))
+        names = tuple(sorted(set(merged.rules) | set(merged.extra)))
         return Verdict(
             level=level,
             checks=checks,
             score=float(score),
-            decoded=state.decoded,
+            decoded=any(u.decoded for u in units),
             truncated=truncated,
             rules=names,
         )
 
-    def _match(self, canon: str) -> tuple[list[Rule], list[str]]:
-        """Return the rules a canonical text fires, and its words."""
+    def _match(self, canon: str, state: _Scan | None = None) -> tuple[list[Rule], list[str]]:
+        """Return the rules a canonical text fires, and its words (positions go to state)."""
         if len(canon) > LONG:
-            return self._rules.match_long(canon), []
+            found = self._rules.match_long(canon)
+            if state is not None:
+                for rule, where in found:
+                    if rule.name not in state.rules:
+                        state.places[rule.name] = where
+            return [rule for rule, _ in found], []
         toks = words(canon)
         keys = {t[:KEY_LEN] for t in toks}
         return self._rules.match(keys, canon), toks
@@ -170,12 +226,18 @@ class Scanner:
     def _window(self, text: str, depth: int, state: _Scan) -> None:
         """Scan one bounded piece of text (or a decoded payload) into state."""
         canon, hidden, tags = canonical(text)
-        hits, toks = self._match(canon)
+        hits, toks = self._match(canon, state)
         state.add(hits)
         for name, regex, level in self._custom:
             if regex.search(canon) or regex.search(text):
                 state.mark(f"custom:{name}", "custom", 0.0)
                 state.floor = max(state.floor, level)
+        if (
+            len(canon) >= DIRECTIVE_MIN_LEN
+        ):  # a text dense with commands to "you" reads like a prompt
+            n = len(_DIRECTIVE.findall(canon))
+            if n >= DIRECTIVES and n * DIRECTIVE_SPACING >= len(canon):
+                state.mark("roleplay:directives", "roleplay", 1.0)
         if tags:
             state.mark("obfuscation:tag-characters", "obfuscation", 4.0)
         if hidden >= 3:
