@@ -184,7 +184,7 @@ def _card_ts(fake: FakeSlack) -> str:
 
 
 async def test_slack_end_to_end(bot: Bot) -> None:
-    """Pairing, a low-risk run, approval with a refused presser, dedupe and harmless output."""
+    """Pairing, a low-risk run, approval with refused pressers, dedupe and harmless output."""
     fake = bot.fake
     await _pair(bot, "U1")
 
@@ -208,6 +208,12 @@ async def test_slack_end_to_end(bot: Bot) -> None:
     await bot.responded("nothing changed")
     assert any(b["type"] == "actions" for b in fake.message(APPROVALS, ts)["blocks"])
     assert bot.count("DU1", "restarting api") == 0
+
+    outsider = fake.block_action("UAPPR", APPROVALS, ts, "fd_approve")
+    outsider["user"]["team_id"] = "T0OTHER"  # same user id, another workspace: no grants
+    await bot.deliver("actions", outsider)
+    await bot.responded("not paired")
+    assert any(b["type"] == "actions" for b in fake.message(APPROVALS, ts)["blocks"])
 
     press = fake.block_action("UAPPR", APPROVALS, ts, "fd_approve")
     double_tap = fake.block_action("UAPPR", APPROVALS, ts, "fd_approve")
