@@ -54,3 +54,13 @@ def test_config_refuses_tiny_windows() -> None:
     """A max_input below 256 characters is refused."""
     with pytest.raises(ValueError, match="max_input"):
         ScannerConfig(max_input=10)
+
+
+def test_weak_signals_far_apart_in_a_long_text_do_not_add_up() -> None:
+    """In a long text, two weak signals 5 KB apart stay LOW; side by side they warn."""
+    filler = "all good here, nothing to see. " * 160
+    apart = "the jailbreak report. " + filler + " an uncensored photo."
+    close = filler + " the jailbreak report, an uncensored photo. " + filler
+    scanner = Scanner()
+    assert scanner.scan(apart).level == ThreatLevel.LOW
+    assert scanner.scan(close).level == ThreatLevel.MEDIUM

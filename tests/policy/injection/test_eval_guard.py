@@ -1,8 +1,8 @@
 """Regression guard over bench/data/injection: recall and false positives stay where they were.
 
 Thresholds sit a little below what the scanner reached when this test was written
-(dev split 94.0%, held-out test split 81.2% of attacks at MEDIUM or above; in-the-wild
-jailbreaks 84.4%; 0.0% of 12,723 benign texts flagged).
+(dev split 93.5%, held-out test split 82.4% of attacks at MEDIUM or above; in-the-wild
+jailbreaks 86.2%; none of 12,863 benign texts flagged).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def _rows(name: str, split: str) -> list[dict[str, str]]:
     return [r for r in rows if r["split"] == split]
 
 
-@pytest.mark.parametrize(("split", "least"), [("dev", 0.92), ("test", 0.79)])
+@pytest.mark.parametrize(("split", "least"), [("dev", 0.92), ("test", 0.80)])
 def test_attack_recall_holds(split: str, least: float) -> None:
     """At least the recorded share of attacks is flagged MEDIUM or above."""
     scanner = Scanner()
@@ -47,4 +47,4 @@ def test_inthewild_jailbreaks_recall_holds() -> None:
     scanner = Scanner()
     rows = [r for r in _rows("attacks", "test") if r["source"] == "inthewild"]
     flagged = sum(1 for r in rows if scanner.scan(r["text"]).level >= ThreatLevel.MEDIUM)
-    assert flagged / len(rows) >= 0.82
+    assert flagged / len(rows) >= 0.84
