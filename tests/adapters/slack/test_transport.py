@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -149,3 +150,20 @@ async def test_socket_mode_fails_closed_on_bad_app_token(fake: FakeSlack) -> Non
     with pytest.raises(PlatformError, match="failed: invalid_auth"):
         await adapter.serve(handler)
     assert fake.calls_of("apps.connections.open")[0].error == "invalid_auth"
+
+
+async def test_oversized_chunked_body_is_refused(http: Running) -> None:
+    """A body without Content-Length is cut off at max_body_bytes too."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(100):
+            yield b"x" * 1024
+
+    session = http.fake._session
+    assert session is not None
+    async with session.post(
+        http.url, data=chunks(), headers={"Content-Type": "application/json"}
+    ) as resp:
+        assert resp.status == 413
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert not http.security.events
