@@ -1,9 +1,12 @@
-"""Detector building blocks: spans, regex rules with literal pre-filters, and the Detector protocol.
+"""Detector building blocks: spans, regex rules with literal triggers, and rule sets.
 
 A detector is a callable `(text, lowered) -> iterable of (start, end, kind)` spans; `lowered` is
-`text.lower()`, computed once per window so that case-insensitive pre-filters stay cheap. Every
-pattern in this package starts at a boundary (a look-behind) and uses bounded quantifiers, so a
-long run of any one character class costs one bounded match attempt, not one per position.
+`text.lower()`, computed once per window. A `Rule` names the literals (triggers) that must occur
+for it to apply; a `RuleSet` finds which triggers occur (one `in` per trigger on short texts,
+one prefix-factored regex pass on long ones) and runs only those rules. Rules whose matches
+start with a trigger are "anchored": tried only where `str.find` locates the trigger. Patterns
+are written to start at a boundary and use bounded quantifiers, so a long run of one character
+class costs one bounded attempt, not one per position.
 """
 
 from __future__ import annotations

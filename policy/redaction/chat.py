@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from .base import RuleSet, rule
+import re
+from collections.abc import Iterator
+
+from .base import RuleSet, Span, rule
 from .entropy import is_masked
 
-__all__ = ["CHAT"]
+__all__ = ["CHAT", "discord_tokens"]
 
 _B = r"(?<![A-Za-z0-9_])"
 
@@ -15,6 +18,25 @@ def _slack_real(value: str) -> bool:
     digits = sum(ch.isdigit() for ch in value)
     body = "".join(parts[1:])
     return digits >= 6 and not is_masked(body) and "#" not in value
+
+
+_DISCORD_TAIL = re.compile(r"\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}(?![\w-])")
+_DISCORD_HEAD = re.compile(r"[MNO][A-Za-z0-9_-]{23,25}")
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def discord_tokens(text: str, lowered: str) -> Iterator[Span]:
+    """Discord bot tokens (`<base64 user id>.<timestamp>.<hmac>`), found from their dotted tail."""
+    for tail in _DISCORD_TAIL.finditer(text):
+        end = tail.start()
+        start = end
+        floor = max(0, end - 26)
+        while start > floor and text[start - 1] in _TOKEN_CHARS:
+            start -= 1
+        if start > 0 and text[start - 1] in _TOKEN_CHARS:
+            continue
+        if _DISCORD_HEAD.fullmatch(text, start, end):
+            yield (start, tail.end(), "discord_token")
 
 
 CHAT = RuleSet(
@@ -72,10 +94,6 @@ CHAT = RuleSet(
             ":A",
             group="v",
             check=lambda v: not is_masked(v),
-        ),
-        rule(
-            "discord_token",
-            _B + r"[MNO][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}(?![\w-])",
         ),
         rule(
             "teams_webhook",

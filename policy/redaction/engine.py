@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 
 from .assignment import assignments
 from .base import Detector, RuleSet, Span
-from .chat import CHAT
+from .chat import CHAT, discord_tokens
 from .cloud import CLOUD
 from .known import KnownSecrets
 from .pii import PII_DETECTORS
@@ -32,6 +32,7 @@ FORMATS = RuleSet([*CLOUD.rules, *VCS.rules, *CHAT.rules, *SAAS.rules, *STRUCTUR
 SECRET_DETECTORS: tuple[Detector, ...] = (
     private_keys,
     FORMATS,
+    discord_tokens,
     kubernetes_secrets,
     assignments,
 )
