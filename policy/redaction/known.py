@@ -19,7 +19,8 @@ from .base import Span
 
 __all__ = ["KnownSecrets"]
 
-_GAP = r"[ \t\r\n]{0,16}"
+_GAP = r"[ \t\r\n\u200b\u200c\u200d\u2060\ufeff]{0,16}"
+"""What may sit between the characters of a split value: whitespace and zero-width marks."""
 
 
 def _base64_cores(raw: bytes) -> set[str]:

@@ -22,6 +22,7 @@ ENCODINGS = [
     ("upper hex", SECRET.encode().hex().upper()),
     ("json escaped", SECRET.replace("/", "\\/")),
     ("split by newline", SECRET[:7] + "\n    " + SECRET[7:]),
+    ("split by zero-width spaces", "\u200b".join(SECRET)),
     ("split by spaces", " ".join(SECRET[i : i + 4] for i in range(0, len(SECRET), 4))),
 ]
 
