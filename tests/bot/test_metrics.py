@@ -206,7 +206,7 @@ async def test_metrics_endpoint_serves_the_exposition(
         assert await r.read() == b""
 
 
-REQUESTS = [
+REQUESTS: list[tuple[str, str, str, bytes | None, dict[str, str], int]] = [
     ("get_healthz", "GET", "/healthz", None, {}, 200),
     ("get_metrics", "GET", "/metrics", None, {}, 200),
     ("unknown_path", "GET", "/admin", None, {}, 404),
