@@ -20,6 +20,7 @@ from policy.injection.verdict import (
     Verdict,
     default_actions,
     level_for_score,
+    reason_for,
 )
 
 __all__ = [
@@ -30,4 +31,5 @@ __all__ = [
     "Verdict",
     "default_actions",
     "level_for_score",
+    "reason_for",
 ]

@@ -39,6 +39,7 @@ from policy.injection.rules_persona import EXTRACTION, ROLEPLAY
 from policy.injection.ruleset import KEY_LEN, Rule, RuleSet
 from policy.injection.verdict import (
     MEDIUM_AT,
+    Action,
     ScannerConfig,
     ThreatLevel,
     Verdict,
@@ -46,6 +47,20 @@ from policy.injection.verdict import (
 )
 
 __all__ = ["Scanner"]
+
+# A quantified group that itself contains a quantifier: the shape of catastrophic backtracking.
+_NESTED = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)(?:[+*]|\{\d*,)")
+
+
+def _compile_extra(name: str, pattern: str) -> re.Pattern[str]:
+    """Compile a configured extra pattern, refusing invalid or nested-quantifier regexes."""
+    if _NESTED.search(pattern):
+        raise ValueError(f"extra pattern {name!r} nests quantifiers (may backtrack badly)")
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"extra pattern {name!r} is not a valid regex: {exc.msg}") from None
+
 
 BUILTIN: tuple[Rule, ...] = (
     *OVERRIDE,
@@ -148,7 +163,7 @@ class Scanner:
         self.config = config or ScannerConfig()
         self._rules = RuleSet(BUILTIN)
         self._custom = tuple(
-            (name, re.compile(pattern), ThreatLevel(level))
+            (name, _compile_extra(name, pattern), ThreatLevel(level))
             for name, pattern, level in self.config.extra_patterns
         )
         self._anchor_keys = frozenset(
@@ -158,6 +173,10 @@ class Scanner:
             for key in rule.keys
             if len(key) == KEY_LEN
         )
+
+    def action(self, verdict: Verdict) -> Action:
+        """Return the configured action for a verdict's level."""
+        return self.config.action_for(verdict.level)
 
     def scan(self, text: str) -> Verdict:
         """Return the verdict for one text (an inbound message or a tool's output).

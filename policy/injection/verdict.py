@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
+from policy.reasons import Reason
+
 __all__ = [
     "Action",
     "ScannerConfig",
@@ -16,6 +18,7 @@ __all__ = [
     "Verdict",
     "default_actions",
     "level_for_score",
+    "reason_for",
 ]
 
 
@@ -52,6 +55,19 @@ def level_for_score(score: float) -> ThreatLevel:
     if score >= MEDIUM_AT:
         return ThreatLevel.MEDIUM
     return ThreatLevel.LOW
+
+
+_REASONS = {
+    Action.ALLOW: Reason.INJECTION_ALLOW,
+    Action.WARN: Reason.INJECTION_WARN,
+    Action.REQUIRE_APPROVAL: Reason.INJECTION_ESCALATE,
+    Action.BLOCK: Reason.INJECTION_BLOCK,
+}
+
+
+def reason_for(action: Action) -> Reason:
+    """Return the audit reason code for an injection action."""
+    return _REASONS[action]
 
 
 def default_actions() -> dict[ThreatLevel, Action]:

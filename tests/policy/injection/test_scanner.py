@@ -198,3 +198,26 @@ def test_verdict_names_rules_and_score() -> None:
     assert verdict.score >= 4.0
     assert not verdict.decoded
     assert not verdict.truncated
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [(r"(a+)+$", "nests quantifiers"), (r"(x*y)*", "nests quantifiers"), (r"([a-z", "not a valid")],
+    ids=["plus-plus", "star-star", "invalid"],
+)
+def test_bad_extra_patterns_are_refused(pattern: str, message: str) -> None:
+    """An extra pattern that could backtrack badly, or does not compile, is refused by name."""
+    with pytest.raises(ValueError, match=message):
+        Scanner(ScannerConfig(extra_patterns=(("bad", pattern, ThreatLevel.HIGH),)))
+
+
+def test_action_and_reason_follow_the_level() -> None:
+    """The scanner maps a verdict to its configured action and audit reason."""
+    from policy.injection import reason_for
+    from policy.reasons import Reason
+
+    verdict = SCANNER.scan("rm -rf / --no-preserve-root")
+    action = SCANNER.action(verdict)
+    assert action is Action.BLOCK
+    assert reason_for(action) is Reason.INJECTION_BLOCK
+    assert reason_for(SCANNER.action(SCANNER.scan("hello"))) is Reason.INJECTION_ALLOW
