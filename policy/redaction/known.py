@@ -21,6 +21,7 @@ __all__ = ["KnownSecrets"]
 
 _GAP = r"[ \t\r\n\u200b\u200c\u200d\u2060\ufeff]{0,16}"
 """What may sit between the characters of a split value: whitespace and zero-width marks."""
+_ZERO_WIDTH = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff")
 
 
 def _base64_cores(raw: bytes) -> set[str]:
@@ -87,7 +88,8 @@ class KnownSecrets:
             while pos >= 0:
                 yield (pos, pos + len(needle), "known_secret")
                 pos = text.find(needle, pos + 1)
+        hidden = any(mark in text for mark in _ZERO_WIDTH)
         for pieces, pattern in self._split:
-            if any(p in text for p in pieces):
+            if hidden or any(p in text for p in pieces):
                 for m in pattern.finditer(text):
                     yield (m.start(), m.end(), "known_secret")
