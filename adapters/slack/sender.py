@@ -3,7 +3,8 @@
     channel only             chat.postMessage (long output: several messages, or a file)
     user only                conversations.open -> chat.postMessage in the DM
     channel + user, private  response_url -> chat.postEphemeral -> the user's DM (never the channel)
-    a private card or file   the user's DM (ephemerals cannot be edited or hold files)
+    private, in a DM or with a card or file
+                             the user's own DM, found by user id (cached conversations.open)
     edit                     chat.update with channel id + ts, always with blocks
 
 HTTP 429 is waited out by the SDK's retry handler (`Retry-After`); once its retries
@@ -33,6 +34,7 @@ __all__ = ["Sender", "platform_error"]
 log = logging.getLogger(__name__)
 
 _POST_FLAGS = {"unfurl_links": False, "unfurl_media": False}
+_DM_CACHE_MAX = 4096
 
 
 class Sender:
@@ -48,6 +50,7 @@ class Sender:
         self.client = client
         self._retry_handlers = list(retry_handlers)
         self._api_base_url = api_base_url
+        self._dms: dict[str, str] = {}  # user id -> the bot's DM channel with them
 
     async def send(self, outcome: Outcome, *, team: str) -> MessageRef | None:
         """Post (or edit) one outcome; return the reference of the first message posted.
@@ -90,8 +93,10 @@ class Sender:
         return first
 
     async def _resolve_channel(self, to: Address) -> str:
-        # A private card or file goes to the user's DM: ephemerals cannot be edited or hold files.
-        if to.private and to.user_id and not to.channel_id.startswith("D"):
+        # Anything private goes to the user's own DM, looked up by user id: a private card or
+        # file (ephemerals cannot be edited or hold files), and a private reply addressed to a
+        # DM channel, so that it can never land in someone else's DM.
+        if to.private and to.user_id:
             return await self._open_dm(to.user_id)
         if to.channel_id:
             return to.channel_id
@@ -100,11 +105,17 @@ class Sender:
         raise PlatformError("slack outcome has no channel or user to send to", platform="slack")
 
     async def _open_dm(self, user_id: str) -> str:
+        cached = self._dms.get(user_id)
+        if cached is not None:
+            return cached
         resp = await self._call("conversations.open", users=user_id)
         chan = resp.get("channel")
         chan_id = chan.get("id") if isinstance(chan, Mapping) else None
         if not isinstance(chan_id, str) or not chan_id:
             raise PlatformError("slack conversations.open returned no channel", platform="slack")
+        if len(self._dms) >= _DM_CACHE_MAX:
+            self._dms.pop(next(iter(self._dms)))
+        self._dms[user_id] = chan_id
         return chan_id
 
     async def _send_private(

@@ -219,3 +219,21 @@ async def test_very_long_output_to_a_user_is_uploaded_in_their_dm(running: Runni
     assert done.params["channel_id"] == "DU2"
     (stored,) = running.fake.state.files.values()
     assert stored["content"] == code.encode()
+
+
+async def test_private_reply_never_lands_in_another_users_dm(running: Running) -> None:
+    """A private reply addressed with a DM channel goes to the DM of the user it is for."""
+    running.fake.dm_channel("U2")
+    to = running.home(channel_id="DU2", user_id="U1", private=True)
+    ref = await running.adapter.send(Outcome(to=to, text="for alice only"))
+    assert ref is not None
+    assert ref.channel_id == "DU1"
+    assert all(c.params["channel"] != "DU2" for c in running.fake.calls_of("chat.postMessage"))
+
+
+async def test_dm_channel_is_looked_up_once(running: Running) -> None:
+    """Repeated DMs to one user open the conversation once."""
+    for text in ("one", "two", "three"):
+        await running.adapter.send(Outcome(to=running.home(user_id="U2"), text=text))
+    assert len(running.fake.calls_of("conversations.open")) == 1
+    assert len(running.fake.calls_of("chat.postMessage")) == 3
