@@ -90,7 +90,11 @@ def _check_value(value: str, cls: str, quoted: bool) -> bool:
     v = value
     if is_placeholder(v) or v.lower() in _BOOLISH:
         return False
-    if _DOTTED_REF.fullmatch(v) or _CONST.fullmatch(v) or _FILENAME.fullmatch(v):
+    if _CONST.fullmatch(v) or _FILENAME.fullmatch(v):
+        return False
+    if _DOTTED_REF.fullmatch(v) and not any(
+        len(seg) >= 12 and any(c.isdigit() for c in seg) for seg in v.split(".")
+    ):
         return False
     if v.startswith(("/", "./", "~/", "http://", "https://", "file:")):
         return False

@@ -93,7 +93,7 @@ CHAT = RuleSet(
             r":(?<=\d{5}:)(?P<v>A[\w-]{34})(?![\w-])",
             ":A",
             group="v",
-            check=lambda v: not is_masked(v),
+            check=lambda v: not is_masked(v) and any(c.isdigit() or c in "-_" for c in v),
         ),
         rule(
             "teams_webhook",

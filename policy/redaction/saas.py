@@ -18,7 +18,7 @@ _E = r"(?![A-Za-z0-9_])"
 _EH = r"(?![\w-])"
 
 
-_ANCHORED = frozenset({"NRAK-|NRII-|NRJS-|NRRA-", "live_|test_", "pat.|sat.", "hvs.|hvb."})
+_ANCHORED = frozenset({"NRAK- NRII- NRJS- NRRA-", "live_ test_", "pat. sat.", "hvs. hvb."})
 _OFFSETS = {"k_": 1, ".atlasv1.": 14, "msh": 10, "-us": 32}
 
 
@@ -44,7 +44,7 @@ _TABLE: tuple[tuple[str, str, str, int], ...] = (
     ("anthropic_api_key", r"sk-ant-(?:api03|admin01)-[\w-]{93}AA" + _EH, "sk-ant-", 14),
     ("mailchimp_api_key", r"[0-9a-f]{32}-us\d{1,2}" + _E, "-us", 0),
     ("mailgun_api_key", r"key-[0-9a-f]{32}" + _E, "key-", 4),
-    ("huggingface_token", r"(?:hf_|api_org_)[A-Za-z]{34}" + _E, "hf_|api_org_", 3),
+    ("huggingface_token", r"(?:hf_|api_org_)[A-Za-z]{34}" + _E, "hf_ api_org_", 3),
     ("shopify_token", r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}" + _E, "shp", 6),
     ("doppler_token", r"dp\.(?:pt|st|sa|scim|audit|ct)\.[A-Za-z0-9]{40,44}" + _E, "dp.", 6),
     ("dynatrace_token", r"dt0c01\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{64}" + _E, "dt0c01.", 7),
@@ -77,7 +77,7 @@ _TABLE: tuple[tuple[str, str, str, int], ...] = (
     (
         "grafana_token",
         r"(?:glc_[A-Za-z0-9+/]{32,400}={0,2}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8})",
-        "glc_|glsa_",
+        "glc_ glsa_",
         4,
     ),
     ("grafana_token", r"eyJrIjoi[A-Za-z0-9]{70,400}={0,2}", "eyJrIjoi", 8),
@@ -88,7 +88,7 @@ _TABLE: tuple[tuple[str, str, str, int], ...] = (
     (
         "flyio_token",
         r"(?:fo1_[\w-]{43}|fm1[ar]_[A-Za-z0-9+/]{100,2000}={0,3}|fm2_[A-Za-z0-9+/]{100,2000}={0,3})",
-        "fo1_|fm1|fm2_",
+        "fo1_ fm1 fm2_",
         4,
     ),
     ("frameio_token", r"fio-u-[\w=-]{64}" + _EH, "fio-u-", 6),
@@ -98,20 +98,27 @@ _TABLE: tuple[tuple[str, str, str, int], ...] = (
     (
         "harness_token",
         r"(?:pat|sat)\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{20}" + _E,
-        "pat.|sat.",
+        "pat. sat.",
         4,
     ),
     ("terraform_token", r"[A-Za-z0-9]{14}\.atlasv1\.[\w=-]{60,70}" + _EH, ".atlasv1.", 0),
-    ("vault_token", r"(?:hvs|hvb)\.[\w-]{90,300}" + _EH, "hvs.|hvb.", 4),
+    (
+        "vault_token",
+        r"s\.(?=[A-Za-z0-9]{24}(?![A-Za-z0-9_]))(?=[a-z0-9]{0,23}[A-Z])(?=[A-Z0-9]{0,23}[a-z])"
+        r"(?=[A-Za-z]{0,23}[0-9])[A-Za-z0-9]{24}" + _E,
+        "s.",
+        2,
+    ),
+    ("vault_token", r"(?:hvs|hvb)\.[\w-]{90,300}" + _EH, "hvs. hvb.", 4),
     ("openshift_token", r"sha256~[\w-]{43}" + _EH, "sha256~", 7),
     ("octopus_api_key", r"API-[A-Z0-9]{26}" + _E, "API-", 4),
     ("databricks_token", r"dapi[a-f0-9]{32}(?:-\d)?" + _E, "dapi", 4),
-    ("square_token", r"(?:EAAA|sq0atp-)[\w-]{22,60}" + _EH, "EAAA|sq0atp-", 4),
+    ("square_token", r"(?:EAAA|sq0atp-)[\w-]{22,60}" + _EH, "EAAA sq0atp-", 4),
     ("square_secret", r"sq0csp-[\w-]{43}" + _EH, "sq0csp-", 7),
     ("facebook_token", r"EAA[MC][A-Za-z0-9]{100,2000}" + _E, "EAA", 4),
-    ("facebook_token", r"\d{15,16}(?:\||%7C)[\w-]{27}" + _EH, "|%7C", 0),
-    ("newrelic_key", r"NR(?:AK|II|JS|RA)-[A-Za-z0-9-]{27,32}" + _EH, "NRAK-|NRII-|NRJS-|NRRA-", 5),
-    ("lob_api_key", r"(?:live|test)_(?:pub_)?[a-f0-9]{31,35}" + _E, "live_|test_", 5),
+    ("facebook_token", r"\d{15,16}(?:\||%7C)[\w-]{27}" + _EH, "| %7C", 0),
+    ("newrelic_key", r"NR(?:AK|II|JS|RA)-[A-Za-z0-9-]{27,32}" + _EH, "NRAK- NRII- NRJS- NRRA-", 5),
+    ("lob_api_key", r"(?:live|test)_(?:pub_)?[a-f0-9]{31,35}" + _E, "live_ test_", 5),
     ("shippo_token", r"shippo_(?:live|test)_[a-fA-F0-9]{40}" + _E, "shippo_", 12),
     ("scalingo_token", r"tk-us-[\w-]{48}" + _EH, "tk-us-", 6),
     ("typeform_token", r"tfp_[a-z0-9_.=-]{59}" + _EH, "tfp_", 4),
@@ -121,7 +128,7 @@ _TABLE: tuple[tuple[str, str, str, int], ...] = (
     ("gocardless_token", r"live_[\w=-]{40}" + _EH, "live_", 5),
     ("rapidapi_key", r"[a-z0-9]{10}msh[a-z0-9]{15}p[a-z0-9]{6}jsn[a-z0-9]{12}" + _E, "msh", 0),
     ("pypi_token", r"pypi-AgEIcHlwaS5vcmc[\w-]{50,2000}", "pypi-", 5),
-    ("artifactory_key", r"(?:AKCp[A-Za-z0-9]{69}|cmVmd[A-Za-z0-9]{59})" + _E, "AKCp|cmVmd", 4),
+    ("artifactory_key", r"(?:AKCp[A-Za-z0-9]{69}|cmVmd[A-Za-z0-9]{59})" + _E, "AKCp cmVmd", 4),
     ("privateai_key", r"pai-[A-Za-z0-9]{32,48}" + _E, "pai-", 4),
     ("cohere_key", r"co-[A-Za-z0-9]{40}" + _E, "co-", 3),
     ("mapbox_token", r"[ps]k\.eyJ[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}" + _EH, "k.eyJ", 3),
@@ -152,7 +159,7 @@ SAAS = RuleSet(
             rule(
                 kind,
                 _B + regex,
-                *(t for t in trigger.split("|") if t),
+                *trigger.split(),
                 check=_masked_after(skip),
                 offset=_OFFSETS.get(trigger, 0),
                 anchored=True if trigger in _OFFSETS or trigger in _ANCHORED else None,

@@ -40,6 +40,13 @@ FOUND = [
         "age_secret_key",
     ),
     (
+        "facebook app token",
+        "fb 1308742762612587|rhoK1cbv0DOU_RTX_87O4MkX7AI",
+        "rhoK1cbv",
+        "facebook_token",
+    ),
+    ("vault legacy token", "VAULT_ADDR=x s.ZC9Ecf4M5g9o34Q6RkzGsj0z", "ZC9Ecf4M", "vault_token"),
+    (
         "sidekiq credentials",
         "export BUNDLE_GEMS__CONTRIBSYS__COM=cafebabe:deadbeef",
         "cafebabe:deadbeef",
@@ -50,6 +57,7 @@ FOUND = [
 KEPT = [
     ("publishable stripe key", "pk_live_j5krY8XTgIcDaHDb3YrsAfCl"),
     ("empty stripe prefix", "sk_live_"),
+    ("sentence ending in s.", "see the docs.AcceptanceTimeoutSeconds and items.makeKubeConfig"),
     ("masked huggingface token", "hf_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
     (
         "perplexity placeholder",
