@@ -2,8 +2,10 @@
 
 Pure and synchronous: imports nothing of ours but `policy`, does no I/O at scan time.
 Checks: override, authority, boundary (fake prompt boundaries, chat-template tokens),
-roleplay (jailbreak personas), extraction (system prompt), obfuscation, financial,
-destructive, exfiltration, plus configured extra patterns ("custom").
+roleplay (jailbreak personas), extraction (system prompt), indirect (instructions aimed
+at an agent inside documents and tool output), obfuscation, financial, destructive,
+exfiltration, plus configured extra patterns ("custom"); "input_too_large" when the
+input is longer than the scanner may read.
 
     from policy.injection import Scanner, ScannerConfig, ThreatLevel
     verdict = Scanner(ScannerConfig()).scan("ignore all previous instructions")

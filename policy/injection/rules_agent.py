@@ -169,6 +169,31 @@ AGENT = rule_table(
             r"response|answer|summary)|toute reponse|jeder antwort|cualquier respuesta|ogni risposta)"
             r"\b",
         ),
+        (
+            2,
+            "do don't dont never witho",
+            r"\b(?:do not|don't|dont|never|without) (?:tell(?:ing)?|inform(?:ing)?|mention(?:ing)?|"
+            r"notify(?:ing)?|alert(?:ing)?|reveal(?:ing)? (?:this )?to|let(?:ting)?) (?:the |your )?"
+            r"(?:user|human|operator|customer|requester)\b",
+        ),
+        (
+            1,
+            "reply respo answe outpu",
+            r"\b(?:reply|respond|answer|output)\b (?:only )?with\b[^.\n]{0,40}\b(?:and nothing "
+            r"else|nothing else|and no other text)\b",
+        ),
+        (
+            1,
+            "forwa send email",
+            r"\b(?:forward|send|e-?mail)\b (?:this|the|all|every) (?:e-?mails?|messages?|"
+            r"conversation|chat history|summary|thread|inbox)\b[^.\n]{0,30}\bto\b",
+        ),
+        (
+            1,
+            "the user",
+            r"\bthe user (?:has )?(?:asked|wants|requested|instructed|authori[sz]ed) you to\b",
+        ),
+        (1, "=![", r"!\[[^\]\n]{0,60}\]\(https?://[^)\s]{0,200}\?[^)\s]{0,100}="),
         (2, "you hereb", r"\byou are hereby (?:instructed|ordered|required|commanded|directed)\b"),
         (
             1,
