@@ -460,7 +460,16 @@ class App:
             raise StartupError(
                 "platforms.slack.signing_secret: http mode needs it; set its environment variable"
             )
-        return SlackAdapter(
+        try:
+            return self._slack_adapter(SlackAdapter, token, app_token, signing, hook)
+        except ValueError as e:  # a wrongly-kinded token, named by its config key
+            raise StartupError(str(e)) from None
+
+    def _slack_adapter(
+        self, cls: Any, token: str, app_token: str, signing: str, hook: Any
+    ) -> Adapter:
+        sl = self.config.platforms.slack
+        adapter: Adapter = cls(
             bot_token=token,
             mode=sl.mode,
             app_token=app_token,
@@ -473,6 +482,7 @@ class App:
             max_body_bytes=sl.http.max_body_bytes,
             on_security_event=hook,
         )
+        return adapter
 
 
 def _counts(redactor: Redactor, text: str) -> tuple[str, Mapping[str, int]]:

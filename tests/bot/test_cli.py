@@ -69,8 +69,9 @@ def test_redact_jsonl(workdir: Path) -> None:
 
 def test_redact_plain_stdin(workdir: Path) -> None:
     """Plain `redact` copies stdin to stdout with secrets replaced."""
-    out = frontdoor("redact", cwd=workdir, stdin="AKIAIOSFODNN7EXAMPLE is the key\n")
-    assert "AKIAIOSFODNN7EXAMPLE" not in out.stdout
+    secret = "glpat-" + "Zq8vK2mT9xR4wL7nP3sY"
+    out = frontdoor("redact", cwd=workdir, stdin=f"{secret} is the key\n")
+    assert secret not in out.stdout
     assert "is the key" in out.stdout
 
 
