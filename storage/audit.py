@@ -290,11 +290,16 @@ class Audit:
             raise AuditIntegrityError(
                 f"audit chain does not verify ({result.problem}); not re-chaining", op=op
             )
-        done = await rechain(self._sql, self._mac_keys, self._digester)
+        try:
+            async with self._sql.transaction(op) as tx:
+                done = await rechain(tx, self._mac_keys, self._digester)
+                if done is not None:  # before the lock is released: queued appends follow it
+                    self._seq, self._hash = done.head_seq, done.new_head_hash
+        except BaseException:
+            await self.load_head()
+            raise
         if done is None:
             return 0
-        async with self._sql.locked(op) as tx:
-            await self._reload(tx)
         await self.append(upgrade_event(done, now))
         return done.rows
 

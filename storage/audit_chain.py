@@ -9,15 +9,15 @@ Two row formats (column `fmt`):
 
 - fmt 1 (rows written before migration 0003): the clear actor, channel and the exact
   stored detail text enter the hash.
-- fmt 2 (every row written since): the actor, the channel and every string value inside
-  detail enter the hash as `Digester` digests: HMAC-SHA256 under the database's
+- fmt 2 (every row written since): the actor, the channel and every string inside
+  detail (values and keys) enter the hash as `Digester` digests: HMAC-SHA256 under the database's
   pseudonym key, truncated to 32 hex digits. The pseudonym of a value is
   `forgotten:<its digest>`, and a pseudonym digests to the digest it carries, so
   replacing a value by its pseudonym (what forgetting a user does) leaves the hash
   unchanged, while replacing it by anything else changes it. Making a pseudonym needs
   the key, so someone editing the file cannot pseudonymise (hide) an actor either.
-  Dictionary keys and numbers enter as they are; a user key inside a longer string is
-  not a separate value (and is not pseudonymised).
+  Numbers enter as they are; a user key inside a longer string is not a value of its
+  own (and is not pseudonymised).
 """
 
 from __future__ import annotations
@@ -207,7 +207,7 @@ def _masked(value: Any, digest: Callable[[str], str]) -> Any:
     if isinstance(value, str):
         return digest(value)
     if isinstance(value, dict):
-        return {k: _masked(v, digest) for k, v in value.items()}
+        return {digest(k): _masked(v, digest) for k, v in value.items()}
     if isinstance(value, list):
         return [_masked(v, digest) for v in value]
     return value

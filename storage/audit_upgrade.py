@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage._sql import Sql
+from storage._sql import Tx
 from storage.audit_chain import GENESIS_HASH, AuditEvent, row_hash_v2, seal
 
 __all__ = ["Upgrade", "rechain", "upgrade_event"]
@@ -39,44 +39,42 @@ class Upgrade:
 
 
 async def rechain(
-    sql: Sql, mac_keys: Sequence[bytes], digest: Callable[[str], str]
+    tx: Tx, mac_keys: Sequence[bytes], digest: Callable[[str], str]
 ) -> Upgrade | None:
     """Re-hash every row from the first fmt 1 row on; None if there is none.
 
-    The caller has verified the chain. Runs in one transaction with the anchor update.
+    The caller has verified the chain and holds a transaction (the anchor moves in it).
     """
-    op = "audit.upgrade"
-    async with sql.transaction(op) as tx:
-        first = await tx.fetchone("SELECT min(seq) FROM audit_log WHERE fmt = 1")
-        if first is None or first[0] is None:
-            return None
-        start = int(first[0]) - 1
-        before = await tx.fetchone("SELECT hash FROM audit_log WHERE seq = ?", (start,))
-        if before is not None:
-            prev = str(before[0])
-        else:
-            point = await tx.fetchone("SELECT seq, hash FROM audit_checkpoint WHERE id = 1")
-            prev = str(point[1]) if point is not None and int(point[0]) == start else GENESIS_HASH
-        seq, rows, old_head = start, 0, prev
-        while True:
-            batch = await tx.fetchall(_SELECT, (seq, _BATCH))
-            for row in batch:
-                digest_now = row_hash_v2(tuple(row[i] for i in range(12)), prev, digest)
-                await tx.execute(
-                    "UPDATE audit_log SET prev_hash = ?, hash = ?, fmt = 2 WHERE seq = ?",
-                    (prev, digest_now, row[0]),
-                )
-                seq, prev, old_head = int(row[0]), digest_now, str(row[12])
-                rows += 1
-            if len(batch) < _BATCH:
-                break
-        mac = seal(mac_keys[0], "anchor", seq, prev) if mac_keys else ""
-        await tx.execute(
-            "INSERT INTO audit_anchor (id, seq, hash, mac) VALUES (1, ?, ?, ?)"
-            " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,"
-            " mac = excluded.mac",
-            (seq, prev, mac),
-        )
+    first = await tx.fetchone("SELECT min(seq) FROM audit_log WHERE fmt = 1")
+    if first is None or first[0] is None:
+        return None
+    start = int(first[0]) - 1
+    before = await tx.fetchone("SELECT hash FROM audit_log WHERE seq = ?", (start,))
+    if before is not None:
+        prev = str(before[0])
+    else:
+        point = await tx.fetchone("SELECT seq, hash FROM audit_checkpoint WHERE id = 1")
+        prev = str(point[1]) if point is not None and int(point[0]) == start else GENESIS_HASH
+    seq, rows, old_head = start, 0, prev
+    while True:
+        batch = await tx.fetchall(_SELECT, (seq, _BATCH))
+        for row in batch:
+            digest_now = row_hash_v2(tuple(row[i] for i in range(12)), prev, digest)
+            await tx.execute(
+                "UPDATE audit_log SET prev_hash = ?, hash = ?, fmt = 2 WHERE seq = ?",
+                (prev, digest_now, row[0]),
+            )
+            seq, prev, old_head = int(row[0]), digest_now, str(row[12])
+            rows += 1
+        if len(batch) < _BATCH:
+            break
+    mac = seal(mac_keys[0], "anchor", seq, prev) if mac_keys else ""
+    await tx.execute(
+        "INSERT INTO audit_anchor (id, seq, hash, mac) VALUES (1, ?, ?, ?)"
+        " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,"
+        " mac = excluded.mac",
+        (seq, prev, mac),
+    )
     return Upgrade(rows=rows, head_seq=seq, old_head_hash=old_head, new_head_hash=prev)
 
 

@@ -8,7 +8,8 @@ In one transaction:
   requests and failed attempts, and every approval they requested (parked ones are
   cancelled by the deletion; their encrypted payloads, cards and votes go with them);
 - pseudonymised (the key replaced by `forgotten:<digest>`, the same pseudonym
-  everywhere): audit rows where the key is the actor, the channel or a detail value;
+  everywhere): audit rows where the key is the actor, the channel, or a value or key
+  inside detail;
   their runs (kept for history and budgets); the who-did-it columns of other records
   (`decided_by`, `created_by`, `updated_by`, votes, ...); values in runtime settings
   (entries keyed by them are dropped).
@@ -17,7 +18,11 @@ Audit rows of format 2 keep verifying (storage/audit_chain.py); rows of the old
 format 1 that mention the user are first re-chained by `Audit.upgrade_format()`.
 Afterwards the WAL is checkpointed and truncated, and with `secure_delete` on, the
 old values are not left in free pages. Not covered: a key inside a longer string
-(free text) and dictionary keys inside audit details.
+(free text), and the bare platform user id where it is stored on its own (e.g. the
+chat id in the card references of other people's requests sent to them).
+
+Rows the user writes after this (they message the bot again) name them again: ban
+them at the platform, or forget again.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from storage._sql import Tx
-from storage.audit_chain import canonical_detail
+from storage.audit_chain import PSEUDONYM_PREFIX, canonical_detail
 from storage.errors import KeyFileError
 
 if TYPE_CHECKING:
@@ -91,7 +96,10 @@ def _replace_leaves(value: Any, key: str, pseudonym: str) -> Any:
     if isinstance(value, str):
         return pseudonym if value == key else value
     if isinstance(value, dict):
-        return {k: _replace_leaves(v, key, pseudonym) for k, v in value.items()}
+        return {
+            (pseudonym if k == key else k): _replace_leaves(v, key, pseudonym)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_replace_leaves(v, key, pseudonym) for v in value]
     return value
@@ -173,8 +181,8 @@ async def forget_user(db: Database, key: str, *, now: datetime) -> ForgetResult:
     digester = db.audit.digester
     if digester is None or db.cipher is None:
         raise KeyFileError("forget: the data key is needed to pseudonymise", op="forget")
-    if not key:
-        raise ValueError("forget: empty user key")
+    if not key or key.startswith(PSEUDONYM_PREFIX):
+        raise ValueError("forget: not a user key")
     pseudonym = digester.pseudonym(key)
     if await _legacy_mentions(db, key):
         await db.audit.upgrade_format(now=now)

@@ -117,7 +117,11 @@ async def _populate(db: Database) -> int:
     await db.audit.append_many(
         [
             _event(1, actor=USER, channel=USER, detail={"text": "hello"}),
-            _event(2, actor=ADMIN, detail={"target": USER, "list": [USER, "x"], "n": {"u": USER}}),
+            _event(
+                2,
+                actor=ADMIN,
+                detail={"target": USER, "list": [USER, "x"], "n": {"u": USER}, "by": {USER: 1}},
+            ),
             _event(3),
             _event(4, actor=USER, channel=USER, stage="execute", decision="allow"),
         ]
@@ -171,6 +175,7 @@ async def test_forget_removes_the_user_everywhere_and_keeps_the_chain(
         "target": report.pseudonym,
         "list": [report.pseudonym, "x"],
         "n": {"u": report.pseudonym},
+        "by": {report.pseudonym: 1},
     }
     record = rows[-1]
     assert (record.seq, record.actor, record.reason) == (report.audit_seq, ADMIN, "user_forgotten")
@@ -223,6 +228,14 @@ async def test_forgetting_oneself_names_only_the_pseudonym(db: Database, db_path
     row = (await db.audit.tail(1))[0]
     assert row.actor == report.pseudonym
     assert USER not in row.to_json()
+
+
+async def test_a_pseudonym_cannot_be_forgotten_again(db: Database) -> None:
+    """Forgetting takes a user key, not a pseudonym."""
+    await _populate(db)
+    report = await forget_user(db, USER, by=ADMIN, now=NOW)
+    with pytest.raises(ValueError, match="user key"):
+        await forget_user(db, report.pseudonym, by=ADMIN, now=NOW)
 
 
 async def test_forget_without_the_data_key_is_refused(db_path: Path, material: bytes) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 from datetime import datetime, timedelta
@@ -28,10 +29,10 @@ async def _old_database(path: Path, cipher: FieldCipher, now: datetime, n: int =
     async with aiosqlite.connect(path, isolation_level=None) as conn:
         await conn.execute("PRAGMA journal_mode = WAL")
         await apply_migrations(conn, load_migrations()[:2])
-        for row in rows:
-            await conn.execute(
-                "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row[:14]
-            )
+        await conn.executemany(
+            "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [row[:14] for row in rows],
+        )
         key = cipher.derive_keys(AUDIT_MAC_PURPOSE)[0]
         seq, digest = rows[-1][0], rows[-1][13]
         await conn.execute(
@@ -188,3 +189,28 @@ async def test_a_clear_keyring_is_sealed_once_a_data_key_is_given(
         assert row is not None and row[0] == 1
     finally:
         await second.close()
+
+
+async def test_appends_during_rechaining_continue_the_new_chain(
+    db_path: Path, cipher: FieldCipher, now: datetime
+) -> None:
+    """Rows appended while old rows are re-chained (over several batches) build on the new head."""
+    await _old_database(db_path, cipher, now, n=1100)
+    db = await Database.open(db_path, cipher=cipher)
+    try:
+        upgrading = asyncio.ensure_future(db.audit.upgrade_format(now=now))
+        written = 0
+        while not upgrading.done():
+            await db.audit.append(sample_event(now, 5000 + written))
+            written += 1
+        assert await upgrading >= 1100
+        assert written > 1, written
+        result = await db.audit.verify()
+        assert (result.ok, result.rows_checked) == (True, 1100 + written + 1)
+    finally:
+        await db.close()
+    again = await Database.open(db_path, cipher=cipher)
+    try:
+        assert (await again.audit.verify()).ok
+    finally:
+        await again.close()
