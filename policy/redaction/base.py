@@ -2,8 +2,8 @@
 
 A detector is a callable `(text, lowered) -> iterable of (start, end, kind)` spans; `lowered` is
 `text.lower()`, computed once per window. A `Rule` names the literals (triggers) that must occur
-for it to apply; a `RuleSet` finds which triggers occur (one `in` per trigger on short texts,
-one prefix-factored regex pass on long ones) and runs only those rules. Rules whose matches
+for it to apply; a `RuleSet` finds which triggers occur (one prefix-factored regex pass over the
+lowered text) and runs only those rules. Rules whose matches
 start with a trigger are "anchored": tried only where `str.find` locates the trigger. Patterns
 are written to start at a boundary and use bounded quantifiers, so a long run of one character
 class costs one bounded attempt, not one per position.
@@ -110,7 +110,25 @@ def _trie(words: Iterable[str]) -> str:
     return build(root) if root else "(?!)"
 
 
-_LONG_TEXT = 2048
+def _selected(
+    word: str, by_trigger: dict[tuple[str, bool], list[int]], mid: frozenset[str]
+) -> frozenset[int]:
+    """Rules to run when the trigger regex matched `word`.
+
+    The regex reports the shortest trigger at a position and resumes after it. So `word` also
+    selects the longer triggers it starts, and any trigger found mid-token (`mid`: offset or
+    scanned rules) that could begin inside it. Token-initial triggers need a boundary before
+    them, so they cannot hide inside another trigger's letters.
+    """
+    chosen: set[int] = set()
+    for (trigger, _), idx in by_trigger.items():
+        t = trigger.lower()
+        if t.startswith(word) or (
+            t in mid
+            and any(t.startswith(word[k:]) or word[k:].startswith(t) for k in range(1, len(word)))
+        ):
+            chosen.update(idx)
+    return frozenset(chosen)
 
 
 def _anchored(r: Rule, text: str, hay: str) -> Iterator[re.Match[str]]:
@@ -151,14 +169,12 @@ class RuleSet:
         self._always = tuple(i for i, r in enumerate(self.rules) if not r.triggers)
         lowered_words = {t.lower() for t in self._case} | set(self._nocase)
         self._any_rx = re.compile(_trie(lowered_words))
-        self._by_lowered: dict[str, frozenset[int]] = {
-            w: frozenset(
-                i for (u, _), idx in by_trigger.items() if u.lower().startswith(w) for i in idx
-            )
-            for w in lowered_words
-        }
+        mid = frozenset(
+            t.lower() for r in self.rules if r.offset or not r.anchored for t in r.triggers
+        )
+        self._by_lowered = {w: _selected(w, by_trigger, mid) for w in lowered_words}
 
-    def _chosen_long(self, lowered: str) -> set[int]:
+    def _chosen(self, lowered: str) -> set[int]:
         """Rules to run, found with one prefix-factored regex pass over the lowered text.
 
         Case-sensitive triggers are looked up case-insensitively here, which can only select
@@ -176,17 +192,7 @@ class RuleSet:
 
     def __call__(self, text: str, lowered: str) -> Iterator[Span]:
         """Yield the spans of every rule whose triggers occur in the text."""
-        if len(text) > _LONG_TEXT:
-            chosen = self._chosen_long(lowered)
-        else:
-            chosen = set(self._always)
-            by_trigger = self._by_trigger
-            for t in self._case:
-                if t in text:
-                    chosen.update(by_trigger[(t, False)])
-            for t in self._nocase:
-                if t in lowered:
-                    chosen.update(by_trigger[(t, True)])
+        chosen = self._chosen(lowered)
         for i in sorted(chosen):
             r = self.rules[i]
             hay = lowered if r.nocase else text
