@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from policy.injection.ruleset import rule_table
 
-__all__ = ["INTL_EXTRACTION", "INTL_OVERRIDE", "INTL_ROLEPLAY"]
+__all__ = ["INTL_EXTRACTION", "INTL_HARM", "INTL_OVERRIDE", "INTL_ROLEPLAY"]
 
 G = r"[^.\n]{0,40}?"
 H = r"[^.\n]{0,30}?"
@@ -144,12 +144,17 @@ INTL_EXTRACTION = rule_table(
         (
             2,
             "zeig gib verr nenn wied affi donn reve rep mues dam revel mostr ripe dimm "
-            "most exib toon geef herh poka poda ujaw powt пока выве напи расс повт",
+            "most exib toon geef herh poka poda ujaw powt пока выве напи расс повт "
+            "repi mostre reve diga dime mont",
             r"\b(?:zeig\w*|gib|verrat\w*|nenn\w*|wiederhol\w*|affiche\w*|donne\w*|revele\w*|"
             r"repete\w*|muestra\w*|dame|revela\w*|repite|mostra\w*|ripeti|dimmi|exib\w*|"
             r"toon|geef|herhaal|pokaz\w*|podaj|ujawnij|powtorz|покажи|выведи|напиши|расскажи|"
-            r"повтори)\b" + G + r"(?:deine|tes|ton|tus|tu|le tue|tue|suas|tuas|je|jouw|swoje|"
-            r"twoje|сво\w*|тво\w*)\b" + H + r"(?:anweisungen|instructions|consignes|"
+            r"повтори|repita|mostre|revele|diga|dime|montre)\b"
+            + G
+            + r"(?:deine|tes|ton|tus|tu|le tue|tue|suas|tuas|je|jouw|swoje|"
+            r"twoje|сво\w*|тво\w*|seu|sua|seus|vos|votre|sus)\b"
+            + H
+            + r"(?:anweisungen|instructions|consignes|"
             r"instrucciones|istruzioni|instrucoes|instructies|instrukcje|инструкци\w*)",
         ),
     ],
@@ -191,11 +196,41 @@ INTL_ROLEPLAY = rule_table(
             r"jestes|теперь ты|отныне ты|ты теперь)\b",
         ),
         (
+            4,
+            "du bist tu es eres sei voce e jeste ты you",
+            r"\b(?:du bist|tu es|eres|sei|voce e|jestes|ты|you are)\b (?:jetzt |nun |ab sofort |"
+            r"maintenant |desormais |ahora |ora |agora |teraz |теперь |now )?dan\b",
+        ),
+        (
             1,
             "entw modo mode ontw tryb режи",
             r"\b(?:entwicklermodus|mode developpeur|modo "
             r"desarrollador|modalita sviluppatore|modo desenvolvedor|ontwikkelaarsmodus|tryb "
             r"dewelopera|режим разработчика)\b",
+        ),
+    ],
+    prefix="intl",
+)
+
+INTL_HARM = rule_table(
+    "destructive",
+    [
+        (
+            2,
+            "deakt desac disat desat schak wyla откл absch",
+            r"\b(?:deaktivier\w*|abschalt\w*|schalte? \w+ ab|desactiv\w*|disattiv\w*|desativ\w*|"
+            r"schakel \w+ uit|wylacz\w*|отключ\w*)\b[^.\n]{0,30}(?:audit\w*|firewall|antivirus|"
+            r"antivirenschutz|protokollierung|journalisation|registro de auditoria|monitoring|"
+            r"monitoraggio|мониторинг|аудит\w*|журнал\w*)",
+        ),
+        (
+            2,
+            "losc lösc supp borr elim canc apag verw usun удал",
+            r"\b(?:losch\w*|supprim\w*|borra\w*|elimin\w*|cancella\w*|apag\w*|verwijder\w*|"
+            r"usun\w*|удали\w*)\b (?:alle|tous les|toutes les|todos los|todas las|tutti i|tutte le|"
+            r"todos os|todas as|wszystkie|все)\b[^.\n]{0,20}(?:backups?|sauvegardes|copias de "
+            r"seguridad|copie di backup|copias de seguranca|kopie zapasowe|резервн\w*|datenbank\w*|"
+            r"bases de donnees|bases de datos|database)",
         ),
     ],
     prefix="intl",

@@ -34,7 +34,12 @@ from policy.injection.rules_agent import AGENT
 from policy.injection.rules_en import AUTHORITY, BOUNDARY, OVERRIDE
 from policy.injection.rules_harm import DESTRUCTIVE, EXFILTRATION, FINANCIAL, OBFUSCATION
 from policy.injection.rules_hijack import HIJACK
-from policy.injection.rules_intl import INTL_EXTRACTION, INTL_OVERRIDE, INTL_ROLEPLAY
+from policy.injection.rules_intl import (
+    INTL_EXTRACTION,
+    INTL_HARM,
+    INTL_OVERRIDE,
+    INTL_ROLEPLAY,
+)
 from policy.injection.rules_persona import EXTRACTION, ROLEPLAY
 from policy.injection.ruleset import KEY_LEN, Rule, RuleSet
 from policy.injection.verdict import (
@@ -73,6 +78,7 @@ BUILTIN: tuple[Rule, ...] = (
     *INTL_EXTRACTION,
     *FINANCIAL,
     *DESTRUCTIVE,
+    *INTL_HARM,
     *EXFILTRATION,
     *AGENT,
     *HIJACK,
@@ -275,7 +281,7 @@ class Scanner:
                     state.mark("obfuscation:spacing", "obfuscation", 4.0)
                 continue
             found, _ = self._match(reading)
-            if state.add(found) or (found and trick in {"rot13", "reversed"}):
+            if state.add(found):
                 state.mark(f"obfuscation:{trick}", "obfuscation", TRICK_WEIGHT)
         if depth < self.config.max_decode_depth and state.budget > 0:
             self._decode(visible(text) if hidden or tags else text, depth, state)
@@ -294,7 +300,7 @@ class Scanner:
                 if part:
                     out.append(("reversed", reverse_text(part)))
             return out
-        rot = {t[:KEY_LEN].translate(_ROT) for t in toks if len(t) >= KEY_LEN}
+        rot = {t[:KEY_LEN].translate(_ROT) for t in toks if len(t) >= KEY_LEN and t.isascii()}
         if len(rot & anchors) >= 2 or ("rot" in canon and _ROT_HINT.search(canon)):
             out.append(("rot13", rot13(canon)))
         rev = {t[::-1][:KEY_LEN] for t in toks if len(t) >= KEY_LEN}
