@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -17,6 +18,22 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from policy.redaction import RedactionConfig, Redactor  # noqa: E402
+from policy.redaction.entropy import entropy  # noqa: E402
+from policy.redaction.names import name_class  # noqa: E402
+
+_RUN = re.compile(r"[A-Za-z0-9+/=_\-.~]{12,}")
+
+
+def _residual(original: str, redacted: str) -> bool:
+    """Heuristic: a random-looking run of the original (letters and digits, >= 12 chars) is
+    still present verbatim after redaction, i.e. the secret part was not fully replaced."""
+    for m in _RUN.finditer(original):
+        run = m.group()
+        mixed = any(c.isdigit() for c in run) and any(c.isalpha() for c in run)
+        if mixed and entropy(run) >= 3.0 and run in redacted and name_class(run) is None:
+            return True
+    return False
+
 
 DEFAULT_CORPUS = ROOT / ".." / "shared" / "corpora"
 
@@ -28,6 +45,7 @@ class Tally:
     pos: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     neg: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     missed: list[tuple[str, str]] = field(default_factory=list)
+    partial: int = 0
     touched: list[tuple[str, str, str]] = field(default_factory=list)
 
 
@@ -44,6 +62,8 @@ def evaluate(path: Path, redactor: Redactor) -> Tally:
             tally.pos[kind][0] += changed
             if not changed:
                 tally.missed.append((kind, text))
+            elif _residual(text, out):
+                tally.partial += 1
         else:
             tally.neg[kind][1] += 1
             tally.neg[kind][0] += not changed
@@ -68,6 +88,8 @@ def report(name: str, tally: Tally, worst: int) -> tuple[int, int, int, int]:
     print(f"| recall (label 1 lines changed) | {hits}/{total} = {_pct(hits, total)} |")
     print(f"| look-alikes unchanged (label 0) | {kept}/{negs} = {_pct(kept, negs)} |")
     print(f"| kinds with recall >= 97% | {kinds_ok}/{len(tally.pos)} |")
+    full = hits - tally.partial
+    print(f"| changed lines with no random-looking run left (heuristic) | {full}/{hits} |")
     ranked = sorted(tally.pos.items(), key=lambda kv: (kv[1][0] / kv[1][1], -kv[1][1]))
     print("\nWorst kinds (recall):\n\n| kind | recall | lines |\n|---|---|---|")
     for kind, (a, b) in ranked[:worst]:
