@@ -219,9 +219,15 @@ INTL_HARM = rule_table(
             2,
             "deakt desac disat desat schak wyla откл absch",
             r"\b(?:deaktivier\w*|abschalt\w*|schalte? \w+ ab|desactiv\w*|disattiv\w*|desativ\w*|"
-            r"schakel \w+ uit|wylacz\w*|отключ\w*)\b[^.\n]{0,30}(?:audit\w*|firewall|antivirus|"
+            r"schakel \w+ uit|wylacz\w*|отключ\w*)\b[^.\n]{0,30}(?:audit\w*|antivirus|"
             r"antivirenschutz|protokollierung|journalisation|registro de auditoria|monitoring|"
             r"monitoraggio|мониторинг|аудит\w*|журнал\w*)",
+        ),
+        (
+            1,
+            "deakt desac disat desat schak wyla откл absch",
+            r"\b(?:deaktivier\w*|abschalt\w*|desactiv\w*|disattiv\w*|desativ\w*|wylacz\w*|"
+            r"отключ\w*)\b[^.\n]{0,30}(?:firewall|фаервол|брандмауэр)",
         ),
         (
             2,
