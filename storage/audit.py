@@ -33,6 +33,7 @@ from storage.audit_chain import (
     VerifyResult,
     chain_rows,
     check_seal,
+    mask_prepared,
     prepare,
     row_from_db,
     row_from_values,
@@ -65,11 +66,12 @@ def _flatten(rows: list[tuple[Any, ...]]) -> list[Any]:
 class _Pending:
     """One append_many call waiting to be written (by itself or by an earlier caller)."""
 
-    __slots__ = ("done", "error", "events", "prepared", "rows")
+    __slots__ = ("done", "error", "events", "masks", "prepared", "rows")
 
-    def __init__(self, events: list[AuditEvent]) -> None:
+    def __init__(self, events: list[AuditEvent], digester: Digester) -> None:
         self.events = events
         self.prepared = [prepare(event) for event in events]  # may raise: before queueing
+        self.masks = mask_prepared(self.prepared, digester)  # the costly part, outside the lock
         self.rows: list[AuditRow] = []
         self.error: StorageError | None = None
         self.done = False
@@ -146,7 +148,7 @@ class Audit:
                 op="audit.append",
                 code="key",
             )
-        mine = _Pending(list(events))
+        mine = _Pending(list(events), self._digester)
         self._queue.append(mine)
         async with self._sql.locked("audit.append") as tx:
             if not mine.done:
@@ -165,7 +167,7 @@ class Audit:
                 for pending in batch:
                     if pending.done:
                         continue
-                    rows = chain_rows(pending.prepared, seq, prev, self._digester)
+                    rows = chain_rows(pending.prepared, seq, prev, pending.masks)
                     spans.append((pending, len(values), len(values) + len(rows)))
                     values.extend(rows)
                     seq, prev = rows[-1][0], rows[-1][13]

@@ -47,10 +47,13 @@ __all__ = [
     "canonical_detail",
     "chain_rows",
     "check_seal",
+    "mask",
+    "mask_prepared",
     "prepare",
     "row_from_db",
     "row_from_values",
     "row_hash",
+    "row_hash_masked",
     "row_hash_v2",
     "seal",
 ]
@@ -75,12 +78,13 @@ class Digester:
         found = self._cache.get(value)
         if found is not None:
             return found
-        match = _PSEUDONYM.match(value)
+        match = _PSEUDONYM.match(value) if value.startswith(PSEUDONYM_PREFIX) else None
         if match is not None:
             digest = match.group(1)
         else:
-            mac = hmac.new(self._key, b"audit-value:" + value.encode(), hashlib.sha256)
-            digest = mac.hexdigest()[:32]
+            digest = hashlib.blake2b(
+                value.encode(), key=self._key, digest_size=16, person=b"frontdoor-audit"
+            ).hexdigest()
         if len(self._cache) >= _DIGEST_CACHE:
             self._cache.clear()
         self._cache[value] = digest
@@ -213,13 +217,27 @@ def _masked(value: Any, digest: Callable[[str], str]) -> Any:
     return value
 
 
-def row_hash_v2(fields: Sequence[Any], prev_hash: str, digest: Callable[[str], str]) -> str:
-    """The fmt 2 hash: like `row_hash`, with actor, channel and detail strings digested.
+Masked = tuple[str, str, str]
 
-    `fields[9]` is the stored detail text; ValueError if it is not JSON.
+
+def mask(actor: str, channel: str, detail: str, digest: Callable[[str], str]) -> Masked:
+    """The digested actor, channel and detail text that enter a fmt 2 hash.
+
+    `detail` is the stored detail text; ValueError if it is not JSON.
     """
-    seq, ts, event_id, stage, actor, channel, tool, decision, reason, detail, args, lat = fields
     masked = _DETAIL_ENCODER.encode(_masked(json.loads(detail), digest))
+    return digest(actor), digest(channel), masked
+
+
+def row_hash_v2(fields: Sequence[Any], prev_hash: str, digest: Callable[[str], str]) -> str:
+    """The fmt 2 hash: like `row_hash`, with actor, channel and detail strings digested."""
+    return row_hash_masked(fields, mask(fields[4], fields[5], fields[9], digest), prev_hash)
+
+
+def row_hash_masked(fields: Sequence[Any], masked: Masked, prev_hash: str) -> str:
+    """`row_hash_v2` with the digests already taken (by `mask`)."""
+    seq, ts, event_id, stage, _, _, tool, decision, reason, _, args, lat = fields
+    actor, channel, detail = masked
     body = _ROW_ENCODER.encode(
         {
             "fmt": 2,
@@ -227,12 +245,12 @@ def row_hash_v2(fields: Sequence[Any], prev_hash: str, digest: Callable[[str], s
             "ts": ts,
             "event_id": event_id,
             "stage": stage,
-            "actor": digest(actor),
-            "channel": digest(channel),
+            "actor": actor,
+            "channel": channel,
             "tool": tool,
             "decision": decision,
             "reason": reason,
-            "detail": masked,
+            "detail": detail,
             "args_hash": args,
             "latency_ms": lat,
             "prev_hash": prev_hash,
@@ -299,24 +317,31 @@ def prepare(event: AuditEvent) -> tuple[Any, ...]:
     )
 
 
+def mask_prepared(
+    prepared: Sequence[tuple[Any, ...]], digest: Callable[[str], str]
+) -> list[Masked]:
+    """`mask` of each prepared event (done before queueing: it is the costly part)."""
+    return [mask(values[3], values[4], values[8], digest) for values in prepared]
+
+
 def chain_rows(
     prepared: Sequence[tuple[Any, ...]],
     seq: int,
     prev: str,
-    digest: Callable[[str], str] | None,
+    masks: Sequence[Masked] | None,
 ) -> list[tuple[Any, ...]]:
     """Stored values (seq .. latency_ms, prev_hash, hash, fmt) of prepared events after `seq`.
 
-    fmt 2 with a `digest`; fmt 1 (the old format, for tests and tools) with None.
+    fmt 2 with `masks` (from `mask_prepared`); fmt 1 (the old format, for tests) with None.
     """
     rows: list[tuple[Any, ...]] = []
-    for values in prepared:
+    for i, values in enumerate(prepared):
         seq += 1
         fields = (seq, *values)
-        if digest is None:
+        if masks is None:
             row_digest, fmt = row_hash(fields, prev), 1
         else:
-            row_digest, fmt = row_hash_v2(fields, prev, digest), 2
+            row_digest, fmt = row_hash_masked(fields, masks[i], prev), 2
         rows.append((*fields, prev, row_digest, fmt))
         prev = row_digest
     return rows
@@ -325,8 +350,10 @@ def chain_rows(
 def build_rows(
     events: Sequence[AuditEvent], seq: int, prev: str, digest: Callable[[str], str] | None
 ) -> list[tuple[Any, ...]]:
-    """`chain_rows` of freshly prepared events."""
-    return chain_rows([prepare(event) for event in events], seq, prev, digest)
+    """`chain_rows` of freshly prepared events (fmt 1 without a `digest`)."""
+    prepared = [prepare(event) for event in events]
+    masks = None if digest is None else mask_prepared(prepared, digest)
+    return chain_rows(prepared, seq, prev, masks)
 
 
 def row_from_values(values: Sequence[Any], detail: Mapping[str, Any]) -> AuditRow:
