@@ -20,7 +20,12 @@ May import only `policy` (for its types); in practice it imports nothing of ours
 - Approval payloads are encrypted by the repository with the database's FieldCipher
   (pass plaintext in, read plaintext out); without a cipher approvals refuse to work.
 - The audit log is hash-chained, group-committed, verified from a signed purge
-  checkpoint and checked against a signed head anchor (`storage/audit.py`).
+  checkpoint and checked against a signed head anchor (`storage/audit.py`). Rows
+  since migration 0003 hash keyed digests of actor, channel and detail strings, so a
+  user can be pseudonymised without breaking the chain (`storage/audit_chain.py`).
+- Operations: `storage/forget.py` (erase a user), `storage/backup.py` (online copy),
+  `storage/rotation.py` (re-encrypt under the newest data key), with
+  `storage/keyring.py` holding the audit pseudonym key sealed under the data key.
 """
 
 from storage.approvals import APPROVAL_STATUSES, Approval, Approvals

@@ -10,8 +10,9 @@ Two row formats (column `fmt`):
 - fmt 1 (rows written before migration 0003): the clear actor, channel and the exact
   stored detail text enter the hash.
 - fmt 2 (every row written since): the actor, the channel and every string inside
-  detail (values and keys) enter the hash as `Digester` digests: HMAC-SHA256 under the database's
-  pseudonym key, truncated to 32 hex digits. The pseudonym of a value is
+  detail (values and keys) enter the hash as `Digester` digests: keyed BLAKE2b-128
+  (a MAC) under the database's pseudonym key (storage/keyring.py), 32 hex digits.
+  They are taken before a row is queued, outside the lock. The pseudonym of a value is
   `forgotten:<its digest>`, and a pseudonym digests to the digest it carries, so
   replacing a value by its pseudonym (what forgetting a user does) leaves the hash
   unchanged, while replacing it by anything else changes it. Making a pseudonym needs
