@@ -148,19 +148,22 @@ def rule_table(check: str, rows: Iterable[tuple[float, str, str]], prefix: str =
 class RuleSet:
     """Rules indexed by anchor key; `match` returns the rules a canonical text fires."""
 
-    __slots__ = ("_always", "_by_key", "_literal_rules", "rules")
+    __slots__ = ("_always", "_by_key", "_by_literal", "_literal_rules", "rules")
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         """Index rules by their anchor keys; rules without anchors always run."""
         self.rules = tuple(rules)
         self._by_key: dict[str, list[Rule]] = {}
         self._literal_rules: list[Rule] = []
+        self._by_literal: dict[str, list[Rule]] = {}
         self._always: list[Rule] = []
         for rule in self.rules:
             for key in rule.keys:
                 self._by_key.setdefault(key, []).append(rule)
             if rule.literals:
                 self._literal_rules.append(rule)
+            for lit in rule.literals:
+                self._by_literal.setdefault(lit, []).append(rule)
             if not rule.keys and not rule.literals:
                 self._always.append(rule)
 
@@ -176,10 +179,12 @@ class RuleSet:
                     if rule.name not in seen:
                         seen.add(rule.name)
                         out.append(rule)
-        for rule in self._literal_rules:
-            if rule.name not in seen and any(lit in text for lit in rule.literals):
-                seen.add(rule.name)
-                out.append(rule)
+        for lit, rules in self._by_literal.items():
+            if lit in text:
+                for rule in rules:
+                    if rule.name not in seen:
+                        seen.add(rule.name)
+                        out.append(rule)
         return out
 
     def match(self, keys: Iterable[str], text: str) -> list[Rule]:

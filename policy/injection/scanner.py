@@ -162,7 +162,7 @@ class _Scan:
 class Scanner:
     """Scores a text for prompt injection; pure, synchronous and bounded."""
 
-    __slots__ = ("_anchor_keys", "_custom", "_rules", "config")
+    __slots__ = ("_anchor_keys", "_custom", "_rev_keys", "_rot_keys", "_rules", "config")
 
     def __init__(self, config: ScannerConfig | None = None) -> None:
         """Compile the built-in rules and the configured extra patterns."""
@@ -179,6 +179,9 @@ class Scanner:
             for key in rule.keys
             if len(key) == KEY_LEN
         )
+        # Keys whose rot13 or reversal is an anchor key: rotated or reversed attack words.
+        self._rot_keys = frozenset(k.translate(_ROT) for k in self._anchor_keys if k.isascii())
+        self._rev_keys = frozenset(k[::-1] for k in self._anchor_keys)
 
     def action(self, verdict: Verdict) -> Action:
         """Return the configured action for a verdict's level."""
@@ -200,24 +203,27 @@ class Scanner:
         step = unit - min(OVERLAP, unit // 4)
         starts = range(0, max(1, len(body) - (unit - step)), step) if len(body) > unit else [0]
         budget = cfg.max_decode_bytes
-        units: list[_Scan] = []
+        units: list[tuple[float, _Scan]] = []
         for start in starts:
             state = _Scan(budget=budget)
             self._window(body[start : start + unit], 0, state)
             budget = state.budget
-            units.append(state)
-        best = max(units, key=lambda u: (max(level_for_score(u.score()), u.floor), u.score()))
-        shown = [u for u in units if u.score() >= MEDIUM_AT or u.floor > ThreatLevel.LOW] or [best]
-        merged = _Scan()
-        for u in shown:
-            merged.add(list(u.rules.values()))
-            for name, (check, weight) in u.extra.items():
-                merged.mark(name, check, weight)
-        floor = max(u.floor for u in units)
+            units.append((state.score(), state))
+        if len(units) == 1:
+            score, merged = units[0]
+        else:
+            score, best = max(units, key=lambda u: (max(level_for_score(u[0]), u[1].floor), u[0]))
+            shown = [u for s, u in units if s >= MEDIUM_AT or u.floor > ThreatLevel.LOW] or [best]
+            merged = _Scan(floor=max(u.floor for _, u in units))
+            for u in shown:
+                merged.add(list(u.rules.values()))
+                merged.extra.update(u.extra)
+                merged.decoded |= u.decoded
+            merged.decoded |= any(u.decoded for _, u in units)
+        floor = merged.floor
         if truncated:
             merged.mark("input_too_large", "input_too_large", 0.0)
             floor = max(floor, cfg.oversize_level)
-        score = best.score()
         level = max(level_for_score(score), floor)
         by_check: dict[str, float] = {}
         for rule in merged.rules.values():
@@ -230,7 +236,7 @@ class Scanner:
             level=level,
             checks=checks,
             score=float(score),
-            decoded=any(u.decoded for u in units),
+            decoded=merged.decoded,
             truncated=truncated,
             rules=names,
         )
@@ -289,7 +295,6 @@ class Scanner:
     def _rotated(self, canon: str, toks: list[str]) -> list[tuple[str, str]]:
         """Return rot13 and reversed readings when the words look like rotated attack words."""
         out: list[tuple[str, str]] = []
-        anchors = self._anchor_keys
         if len(canon) > LONG:  # chance overlaps are likely: read only lines with a hint
             if "rot13" in canon or "rot-13" in canon or "caesar" in canon:
                 part = suspect_lines(canon, _ROT_HINT)
@@ -300,12 +305,12 @@ class Scanner:
                 if part:
                     out.append(("reversed", reverse_text(part)))
             return out
-        rot = {t[:KEY_LEN].translate(_ROT) for t in toks if len(t) >= KEY_LEN and t.isascii()}
-        if len(rot & anchors) >= 2 or ("rot" in canon and _ROT_HINT.search(canon)):
+        rot = {t[:KEY_LEN] for t in toks if len(t) >= KEY_LEN}
+        if len(rot & self._rot_keys) >= 2 or ("rot" in canon and _ROT_HINT.search(canon)):
             out.append(("rot13", rot13(canon)))
-        rev = {t[::-1][:KEY_LEN] for t in toks if len(t) >= KEY_LEN}
+        rev = {t[-KEY_LEN:] for t in toks if len(t) >= KEY_LEN}
         hint = ("back" in canon or "revers" in canon) and _REV_HINT.search(canon)
-        if len(rev & anchors) >= 2 or hint:
+        if len(rev & self._rev_keys) >= 2 or hint:
             out.append(("reversed", reverse_text(canon)))
         return out
 
