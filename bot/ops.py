@@ -6,8 +6,9 @@ work lives in `storage/forget.py`, `storage/backup.py` and `storage/rotation.py`
 
     report = await forget_user(db, "telegram:telegram:42", by="cli", now=now)
     report = await backup(db, Path("/backups/fd.db"))
-    cipher = FieldCipher(new_key_material(old_material))    # store it where the key lives
-    report = await rotate_keys(db, cipher)
+    material = new_key_material(old_material)
+    replace_key_file(key_path, material)       # or tell the operator to set the env var
+    report = await rotate_keys(db, FieldCipher(material))
 
 After a rotation, button tokens and pairing codes handed out before it were hashed
 under an older derived key: hash a presented token with every key of
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from storage import AuditEvent, Database, FieldCipher, StorageError, VerifyResult
 from storage.backup import backup_to
-from storage.crypto import new_key_material
+from storage.crypto import new_key_material, replace_key_file
 from storage.forget import ParkedApproval
 from storage.forget import forget_user as _forget
 from storage.rotation import rotate
@@ -38,7 +39,9 @@ __all__ = [
     "candidate_hashes",
     "forget_user",
     "new_key_material",
+    "replace_key_file",
     "rotate_keys",
+    "storage_ok",
 ]
 
 FORGET_REASON = "user_forgotten"
@@ -165,6 +168,15 @@ async def rotate_keys(db: Database, new_cipher: FieldCipher, *, batch: int = 100
         keyring_rotated=r.keyring_rotated,
         resealed=r.resealed,
     )
+
+
+async def storage_ok(db: Database) -> bool:
+    """Whether the database answers a query (for `/healthz`); never raises."""
+    try:
+        await db.schema_version()
+    except StorageError:
+        return False
+    return True
 
 
 def candidate_hashes(

@@ -11,6 +11,7 @@ should warn the operator). A key file readable by group or others is refused.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -22,7 +23,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from storage.errors import DecryptError, KeyFileError
 
-__all__ = ["FieldCipher", "load_or_create_key", "new_key_material"]
+__all__ = ["FieldCipher", "load_or_create_key", "new_key_material", "replace_key_file"]
 
 
 def _split(material: bytes) -> list[bytes]:
@@ -100,6 +101,33 @@ def new_key_material(current: bytes) -> bytes:
     keys = _split(current)
     FieldCipher(keys)  # validate: KeyFileError names no key
     return b",".join([FieldCipher.generate_key(), *(key.strip() for key in keys)])
+
+
+def replace_key_file(key_path: Path, material: bytes) -> None:
+    """Atomically replace the key file with `material` (validated first), mode 0600.
+
+    Written to a private temporary file in the same directory, synced, then renamed
+    over the old one, so a crash leaves either the old or the new keys, never a mix.
+    """
+    FieldCipher(material)
+    tmp = key_path.with_name(f".{key_path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, material.strip() + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, key_path)
+        dir_fd = os.open(key_path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise KeyFileError(f"cannot write key file ({exc.strerror})", op="key") from None
 
 
 def load_or_create_key(env: Mapping[str, str], env_name: str, key_path: Path) -> tuple[bytes, bool]:
