@@ -54,6 +54,8 @@ USER_COMMANDS = (
     ("status", "Your recent runs and waiting requests"),
     ("cancel", "Withdraw a waiting request"),
     ("whoami", "Who the bot thinks you are"),
+    ("link", "Tie your Slack and Telegram accounts"),
+    ("unlink", "Undo /link"),
 )
 ADMIN_COMMANDS = (
     ("pair", "Pairing: list, approve CODE, reject CODE, revoke USER"),

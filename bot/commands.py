@@ -7,14 +7,18 @@ refusal and every change are audited with who made it.
 
 from __future__ import annotations
 
+import re
+import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.pipeline import Continue, Request, StageBase, Stop, reply
-from bot.services import Services, tool_spec
+from bot.services import Services, address_of, tool_spec
+from bot.stages.identity import RULES
 from bot.types import ChannelKind, Outcome
-from policy.permissions import allowed_tools
+from policy.pairing import hash_code, is_locked_out, new_code, normalize_code, same_hash
 from policy.reasons import Reason
 from policy.tools import usage
 
@@ -39,6 +43,7 @@ USER_HELP = """Commands:
 /tools                      the tools you may use
 /status                     your recent runs and waiting requests
 /cancel REQUEST|RUN         withdraw your waiting request, or stop your running run
+/link OTHER_ID | /unlink     tie your Slack and Telegram accounts (both confirm)
 /whoami                     who the bot thinks you are
 /help                       this text"""
 
@@ -71,12 +76,8 @@ async def _whoami(s: Services, r: Request) -> Answer:
 
 async def _tools(s: Services, r: Request) -> Answer:
     channel = r.inbound.channel
-    names = allowed_tools(
-        s.rules,
-        user=r.actor_key,
-        channel=channel.key if channel.kind is ChannelKind.GROUP else None,
-        grants=await s.grants(),
-        all_tools=[t.name for t in s.config.tools],
+    names = await s.tools_for(
+        user=r.actor_key, channel=channel.key if channel.kind is ChannelKind.GROUP else None
     )
     if not names:
         return Answer(text="You may not use any tool yet. Ask an admin for a grant.")
@@ -154,6 +155,92 @@ async def _cancel(s: Services, r: Request) -> Answer:
     )
 
 
+_KEY = re.compile(r"^(console|slack|telegram):[^:\s]+:[^:\s]+$")
+LINK_TTL = timedelta(minutes=10)
+
+
+async def _link(s: Services, r: Request) -> Answer:
+    """`/link OTHER_ID` starts linking two identities of one person; `/link confirm CODE` from the other ends it."""
+    args = r.command_args
+    me = r.actor_key
+    now = s.clock()
+    if len(args) == 2 and args[0].lower() == "confirm":
+        return await _link_confirm(s, r, args[1])
+    if len(args) == 1 and args[0].lower() == "list":
+        others = (await s.linked(me))[1:]
+        return Answer(text="Linked with: " + (", ".join(others) if others else "nobody"))
+    if len(args) != 1 or not _KEY.match(args[0]) or args[0] == me:
+        return Answer(
+            text="Usage: /link OTHER_ID (e.g. /link slack:T0123:U0456), then /link confirm CODE from that account; "
+            "/link list; /unlink",
+            reason=Reason.BAD_ARGUMENTS,
+        )
+    code = new_code()
+    pending = await s.db.settings.get("link_requests")
+    pending = {
+        h: v for h, v in (pending or {}).items() if datetime.fromisoformat(v["expires"]) > now
+    }
+    pending[hash_code(code, s.pepper)] = {
+        "from": me,
+        "to": args[0],
+        "expires": (now + LINK_TTL).isoformat(),
+    }
+    await s.db.settings.set("link_requests", pending, by=me, now=now)
+    text = (
+        f"To link {args[0]} with this account, send /link confirm {code[:4]}-{code[4:]} from {args[0]} "
+        f"within {int(LINK_TTL / timedelta(minutes=1))} minutes."
+    )
+    return Answer(text=text, detail={"to": args[0]})
+
+
+async def _link_confirm(s: Services, r: Request, code: str) -> Answer:
+    me = r.actor_key
+    now = s.clock()
+    failures = await s.db.pairings.failures_since(me, now - RULES.failure_window)
+    if is_locked_out(rules=RULES, now=now, failures_in_window=failures):
+        return Answer(
+            text="Too many wrong codes; try again later.",
+            reason=Reason.PAIRING_LOCKED_OUT,
+            decision="deny",
+        )
+    pending = await s.db.settings.get("link_requests") or {}
+    wanted = hash_code(normalize_code(code), s.pepper)
+    found = next((v for h, v in pending.items() if same_hash(h, wanted)), None)
+    if found is None or found["to"] != me or datetime.fromisoformat(found["expires"]) <= now:
+        await s.db.pairings.record_failure(me, now)
+        return Answer(
+            text="No link request for this account has that code.",
+            reason=Reason.PAIRING_CODE_INVALID,
+            decision="deny",
+        )
+    other = found["from"]
+    links = dict(await s.db.settings.get("links") or {})
+    person = links.get(other) or links.get(me) or f"person-{secrets.token_hex(4)}"
+    old = {links.get(other), links.get(me)} - {None, person}
+    links = {k: (person if p in old else p) for k, p in links.items()}
+    links[other] = person
+    links[me] = person
+    await s.db.settings.set("links", links, by=me, now=now)
+    await s.db.settings.set(
+        "link_requests", {h: v for h, v in pending.items() if v is not found}, by=me, now=now
+    )
+    s.invalidate()
+    tell = Outcome(
+        to=address_of(other),
+        text=f"{me} is now linked with this account: your grants follow you there.",
+    )
+    return Answer(text=f"Linked with {other}.", also=(tell,), detail={"linked": other})
+
+
+async def _unlink(s: Services, r: Request) -> Answer:
+    links = dict(await s.db.settings.get("links") or {})
+    if links.pop(r.actor_key, None) is None:
+        return Answer(text="This account is not linked.")
+    await s.db.settings.set("links", links, by=r.actor_key, now=s.clock())
+    s.invalidate()
+    return Answer(text="Unlinked: this account has only its own grants now.")
+
+
 USER: dict[str, Handler] = {
     "help": _help,
     "start": _help,
@@ -161,6 +248,8 @@ USER: dict[str, Handler] = {
     "tools": _tools,
     "status": _status,
     "cancel": _cancel,
+    "link": _link,
+    "unlink": _unlink,
 }
 
 

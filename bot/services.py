@@ -9,6 +9,7 @@ effect at once. The config file supplies the defaults.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,14 @@ from bot.config import Config, ToolConfig
 from bot.types import Address, Outcome
 from policy.autonomy import Autonomy, Risk, resolve_autonomy
 from policy.guardrails import Breaker, Usual
-from policy.permissions import GrantEntry, GroupRule, Rules
+from policy.permissions import (
+    GrantEntry,
+    GroupRule,
+    PermissionDecision,
+    Rules,
+    allowed_tools,
+    decide,
+)
 from policy.ratelimit import Bucket
 from policy.tools import ToolSpec
 
@@ -88,6 +96,7 @@ class _View:
     lockdown: Any
     limits: Any
     benched: Any
+    links: Any
 
 
 @dataclass(slots=True, kw_only=True)
@@ -134,6 +143,7 @@ class Services:
                 lockdown=await self.db.settings.get("lockdown"),
                 limits=await self.db.settings.get("limits"),
                 benched=await self.db.settings.get("benched"),
+                links=await self.db.settings.get("links"),
             )
         return self._cached
 
@@ -186,6 +196,38 @@ class Services:
         value = (await self._view()).limits
         mine = value.get(user) if isinstance(value, dict) else None
         return dict(mine) if isinstance(mine, dict) else {}
+
+    async def linked(self, user: str) -> list[str]:
+        """The user's own key first, then the identities they linked with /link (grants follow the person)."""
+        value = (await self._view()).links
+        links = value if isinstance(value, dict) else {}
+        person = links.get(user)
+        if person is None:
+            return [user]
+        return [user, *sorted(k for k, p in links.items() if p == person and k != user)]
+
+    async def permission(self, *, user: str, tool: str, channel: str | None) -> PermissionDecision:
+        """The allowlist decision for `user`, or for any identity linked to them (the first allow wins)."""
+        grants = await self.grants()
+        first: PermissionDecision | None = None
+        for key in await self.linked(user):
+            d = decide(self.rules, user=key, tool=tool, channel=channel, grants=grants)
+            if d.allowed:
+                return d if key == user else dataclasses.replace(d, rule=f"{d.rule} (linked {key})")
+            first = first or d
+        assert first is not None
+        return first
+
+    async def tools_for(self, *, user: str, channel: str | None) -> list[str]:
+        """The tools `user` may use here (with those of their linked identities)."""
+        grants = await self.grants()
+        names = [t.name for t in self.config.tools]
+        found: set[str] = set()
+        for key in await self.linked(user):
+            found.update(
+                allowed_tools(self.rules, user=key, channel=channel, grants=grants, all_tools=names)
+            )
+        return sorted(found)
 
     async def benched(self) -> dict[str, list[int]]:
         """Credential profiles benched after repeated auth failures, by tool."""

@@ -14,13 +14,12 @@ import dataclasses
 from bot.pipeline import Continue, Request, StageBase, Stop, reply
 from bot.services import Services, tool_spec
 from bot.types import ChannelKind
-from policy.permissions import allowed_tools
 from policy.reasons import Reason
 from policy.tools import ArgError, ParseError, parse_invocation, render_argv, usage, validate_args
 
 __all__ = ["ADMIN_COMMANDS", "USER_COMMANDS", "Parse", "split_command"]
 
-USER_COMMANDS = ("help", "start", "whoami", "tools", "run", "status", "cancel")
+USER_COMMANDS = ("help", "start", "whoami", "tools", "run", "status", "cancel", "link", "unlink")
 ADMIN_COMMANDS = (
     "pair",
     "grant",
@@ -129,14 +128,10 @@ class Parse(StageBase):
         return Continue(request=parsed, detail={"command": "run"})
 
     async def _unknown(self, request: Request) -> Stop:
-        s = self._s
         channel = request.inbound.channel
-        mine = allowed_tools(
-            s.rules,
+        mine = await self._s.tools_for(
             user=request.actor_key,
             channel=channel.key if channel.kind is ChannelKind.GROUP else None,
-            grants=await s.grants(),
-            all_tools=[t.name for t in s.config.tools],
         )
         listing = ", ".join(mine) if mine else "none"
         text = f"There is no such tool. Tools you may use: {listing}."

@@ -5,7 +5,6 @@ from __future__ import annotations
 from bot.pipeline import Continue, Request, StageBase, Stop, reply
 from bot.services import Services
 from bot.types import ChannelKind
-from policy.permissions import allowed_tools, decide
 
 __all__ = ["Permit"]
 
@@ -20,24 +19,17 @@ class Permit(StageBase):
         self._s = services
 
     async def __call__(self, request: Request) -> Continue | Stop:
-        """Pass when the most specific applicable rule allows the tool."""
+        """Pass when the most specific applicable rule allows the tool (for this person)."""
         s = self._s
         channel = request.inbound.channel
         channel_key = channel.key if channel.kind is ChannelKind.GROUP else None
-        grants = await s.grants()
-        decision = decide(
-            s.rules, user=request.actor_key, tool=request.tool, channel=channel_key, grants=grants
+        decision = await s.permission(
+            user=request.actor_key, tool=request.tool, channel=channel_key
         )
         detail = {"rule": decision.rule}
         if decision.allowed:
             return Continue(request=request, reason=decision.reason, detail=detail)
-        mine = allowed_tools(
-            s.rules,
-            user=request.actor_key,
-            channel=channel_key,
-            grants=grants,
-            all_tools=[t.name for t in s.config.tools],
-        )
+        mine = await s.tools_for(user=request.actor_key, channel=channel_key)
         listing = ", ".join(mine) if mine else "none"
         text = f"You may not use {request.tool} here. Tools you may use: {listing}."
         return Stop(reason=decision.reason, outcomes=(reply(request, text),), detail=detail)

@@ -282,3 +282,43 @@ async def test_non_admin_cannot_use_new_admin_commands(
     await pair(app, chat, "bob")
     for command in ("/limits console:local:bob runs=1000", "/unbench deploy 1"):
         assert (await app.handle(chat.message("bob", command))).reason == Reason.NOT_ADMIN
+
+
+async def test_link_lets_grants_follow_the_person(clock: Clock, tmp_path: Path) -> None:
+    """After both accounts confirm, a Telegram identity may use what its linked console identity may."""
+    console, telegram = FakeChat(), FakeChat(platform="telegram", tenant="telegram")
+    permissions = copy.deepcopy(EXAMPLE["permissions"])
+    permissions["users"]["console:local:bob"] = {"tools": ["logs"]}
+    permissions["global"]["tools"] = ["hello"]
+    roles = {"admins": ["console:local:admin"], "approvers": ["console:local:carol"]}
+    app = App(
+        make_config(tmp_path, permissions=permissions, roles=roles),
+        env=ENV,
+        adapters=[console, telegram],
+        clock=clock,
+    )
+    await app.start()
+    try:
+        await pair(app, console, "bob")
+        await app.handle(telegram.message("42", "hi"))
+        code = re.search(r"pairing code is (\S+) ", telegram.last("42"))
+        assert code is not None
+        await app.handle(console.message("admin", f"/pair approve {code.group(1)}"))
+        assert (await app.handle(telegram.message("42", "/run logs"))).reason != Reason.EXECUTED
+        await app.handle(console.message("bob", "/link telegram:telegram:42"))
+        link = re.search(r"/link confirm (\S+) ", console.last("bob"))
+        assert link is not None
+        await app.handle(
+            console.message("carol", f"/link confirm {link.group(1)}")
+        )  # not the named account
+        assert "No link request" in console.last("carol")
+        clock.advance(seconds=5)
+        await app.handle(telegram.message("42", f"/link confirm {link.group(1)}"))
+        assert "Linked with console:local:bob" in telegram.last("42")
+        clock.advance(seconds=5)
+        assert (await app.handle(telegram.message("42", "/run logs"))).reason == Reason.EXECUTED
+        await app.handle(telegram.message("42", "/unlink"))
+        clock.advance(seconds=5)
+        assert (await app.handle(telegram.message("42", "/run logs"))).reason != Reason.EXECUTED
+    finally:
+        await app.stop()
