@@ -34,13 +34,17 @@ from typing import TYPE_CHECKING, Any
 
 from storage._sql import Tx
 from storage.audit_chain import PSEUDONYM_PREFIX, canonical_detail
-from storage.errors import KeyFileError
+from storage.errors import AuditIntegrityError, KeyFileError
 
 if TYPE_CHECKING:
     from storage.db import Database
 
 __all__ = ["ForgetResult", "ParkedApproval", "forget_user"]
 
+_SCAN = 5000  # audit rows per scan query (the lock is released between them)
+_MENTIONS = (
+    "SELECT seq, fmt FROM audit_log WHERE (actor = ?1 OR channel = ?1 OR instr(detail, ?2) > 0)"
+)
 _BY_COLUMNS = (
     ("identities", "updated_by"),
     ("grants", "created_by"),
@@ -80,6 +84,10 @@ class ForgetResult:
     cancelled: tuple[ParkedApproval, ...]
     audit_rows: int
     wal_truncated: bool
+
+
+def _needle(key: str) -> str:
+    return json.dumps(key, ensure_ascii=False)  # how the key appears inside canonical detail
 
 
 def _scrub(value: Any, key: str, pseudonym: str) -> Any:
@@ -140,13 +148,43 @@ async def _settings(tx: Tx, key: str, pseudonym: str) -> int:
     return changed
 
 
-async def _audit_rows(tx: Tx, key: str, pseudonym: str) -> int:
-    needle = json.dumps(key, ensure_ascii=False)
+async def _scan(db: Database, key: str, step: int) -> tuple[list[int], bool, int]:
+    """Seqs of audit rows that mention `key`, whether any is fmt 1, and the last seq scanned.
+
+    Scans in seq ranges, one short query each, so the bot is not paused by a long scan.
+    """
+    found: list[int] = []
+    legacy = False
+    span = await db.sql.fetchone("forget.scan", "SELECT min(seq), max(seq) FROM audit_log")
+    if span is None or span[0] is None:
+        return found, legacy, 0
+    last, end = int(span[0]) - 1, int(span[1])
+    while last < end:
+        rows = await db.sql.fetchall("forget.scan", _MENTIONS + " AND seq > ?3 AND seq <= ?4",
+                                     (key, _needle(key), last, last + step))  # fmt: skip
+        found.extend(int(row[0]) for row in rows)
+        legacy = legacy or any(int(row[1]) == 1 for row in rows)
+        last += step
+    return found, legacy, end
+
+
+async def _audit_rows(tx: Tx, key: str, pseudonym: str, seqs: list[int], scanned: int) -> int:
     rows = await tx.fetchall(
-        "SELECT seq, actor, channel, detail FROM audit_log WHERE fmt = 2"
-        " AND (actor = ?1 OR channel = ?1 OR instr(detail, ?2) > 0)",
-        (key, needle),
-    )
+        "SELECT seq, actor, channel, detail, fmt FROM audit_log"
+        " WHERE (actor = ?1 OR channel = ?1 OR instr(detail, ?2) > 0) AND seq > ?3",
+        (key, _needle(key), scanned),
+    )  # rows appended since the scan
+    for i in range(0, len(seqs), _SCAN):
+        chunk = seqs[i : i + _SCAN]
+        rows += await tx.fetchall(
+            "SELECT seq, actor, channel, detail, fmt FROM audit_log"  # noqa: S608 - only slots
+            f" WHERE seq IN ({', '.join('?' * len(chunk))})",
+            chunk,
+        )
+    if any(int(row[4]) != 2 for row in rows):
+        raise AuditIntegrityError(
+            "forget: old-format rows appeared; not pseudonymising", op="forget"
+        )
     for row in rows:
         detail = canonical_detail(_replace_leaves(json.loads(row[3]), key, pseudonym))
         await tx.execute(
@@ -161,18 +199,13 @@ async def _audit_rows(tx: Tx, key: str, pseudonym: str) -> int:
     return len(rows)
 
 
-async def _legacy_mentions(db: Database, key: str) -> bool:
-    row = await db.sql.fetchone(
-        "forget",
-        "SELECT 1 FROM audit_log WHERE fmt = 1"
-        " AND (actor = ?1 OR channel = ?1 OR instr(detail, ?2) > 0) LIMIT 1",
-        (key, json.dumps(key, ensure_ascii=False)),
-    )
-    return row is not None
-
-
-async def forget_user(db: Database, key: str, *, now: datetime) -> ForgetResult:
+async def forget_user(
+    db: Database, key: str, *, now: datetime, scan_step: int = _SCAN
+) -> ForgetResult:
     """Delete and pseudonymise everything stored about `key` (see the module docstring).
+
+    The audit log is scanned `scan_step` rows per query before the one transaction
+    that makes every change.
 
     Raises KeyFileError when the pseudonym key is unavailable (no or the wrong data key),
     and AuditIntegrityError when old-format rows mention the user and the chain does
@@ -184,7 +217,10 @@ async def forget_user(db: Database, key: str, *, now: datetime) -> ForgetResult:
     if not key or key.startswith(PSEUDONYM_PREFIX):
         raise ValueError("forget: not a user key")
     pseudonym = digester.pseudonym(key)
-    if await _legacy_mentions(db, key):
+    if scan_step < 1:
+        raise ValueError("scan_step must be at least 1")
+    seqs, legacy, scanned = await _scan(db, key, scan_step)
+    if legacy:
         await db.audit.upgrade_format(now=now)
     deleted: dict[str, int] = {}
     renamed: dict[str, int] = {}
@@ -200,7 +236,7 @@ async def forget_user(db: Database, key: str, *, now: datetime) -> ForgetResult:
             if count:
                 renamed[f"{table}.{column}"] = count
         renamed["settings.value"] = await _settings(tx, key, pseudonym)
-        audit_rows = await _audit_rows(tx, key, pseudonym)
+        audit_rows = await _audit_rows(tx, key, pseudonym, seqs, scanned)
     truncated = await checkpoint_wal(db)
     return ForgetResult(
         pseudonym=pseudonym,
