@@ -138,6 +138,7 @@ def build_sandbox(config: Config, *, protected: Sequence[str] = ()) -> Sandbox:
             default_limits=limits_for(Limits(), s.limits),
             protected_paths=tuple(protected),
             bwrap_path=bwrap,
+            uid_switch=s.uid_switch,
         )
     )
 

@@ -206,6 +206,7 @@ class SandboxSettings(_Model):
     gid: int = Field(default=65534, ge=1)
     max_concurrent: int = Field(default=4, ge=1, le=256)
     bwrap_path: str = "bwrap"
+    uid_switch: Literal["setpriv", "spawn"] = "setpriv"
     limits: LimitsConfig = LimitsConfig()
     selftest_interval: Annotated[float, Field(gt=0)] = 300.0
 
