@@ -130,7 +130,7 @@ async def _run(
     logs.configure_logging(
         build_redactor(config), level=config.logging.level, json=config.logging.json_format
     )
-    from sandbox.reap import use_pidfd_child_watcher  # noqa: PLC0415
+    from sandbox.reap import use_pidfd_child_watcher
 
     use_pidfd_child_watcher()  # no thread per sandbox child (Python 3.11)
     app = App(config, env=env, console_io=stdio)
