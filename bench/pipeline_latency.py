@@ -89,7 +89,10 @@ async def main(n: int) -> None:
             print(f"messages per case: {n}")
             print("| case | p50 ms | p99 ms | mean ms |")
             print("|---|---|---|---|")
-            for label, text in (("/whoami (to the command stage)", "/whoami"), ("/run hello (every stage)", "/run hello")):
+            for label, text in (
+                ("/whoami (to the command stage)", "/whoami"),
+                ("/run hello (every stage)", "/run hello"),
+            ):
                 samples = []
                 for i in range(n):
                     inbound = chat.message(users[i % len(users)], text)
@@ -98,7 +101,9 @@ async def main(n: int) -> None:
                     samples.append((time.perf_counter() - t0) * 1000)
                     if i % 500 == 0:
                         chat.clear()
-                print(f"| {label} | {_pct(samples, 0.5):.3f} | {_pct(samples, 0.99):.3f} | {statistics.mean(samples):.3f} |")
+                print(
+                    f"| {label} | {_pct(samples, 0.5):.3f} | {_pct(samples, 0.99):.3f} | {statistics.mean(samples):.3f} |"
+                )
             chat.clear()
             batch = [chat.message(users[i % len(users)], "/run hello") for i in range(n)]
             t0 = time.perf_counter()
@@ -107,7 +112,9 @@ async def main(n: int) -> None:
             elapsed = time.perf_counter() - t0
             assert app.db is not None
             verify = await app.db.audit.verify()
-            print(f"\nthroughput, /run hello from {len(users)} users, 100 in flight: {n / elapsed:.0f} messages/s")
+            print(
+                f"\nthroughput, /run hello from {len(users)} users, 100 in flight: {n / elapsed:.0f} messages/s"
+            )
             print(f"audit rows written and verified: {verify.rows_checked} (chain ok: {verify.ok})")
         finally:
             await app.stop()

@@ -96,7 +96,9 @@ async def test_high_risk_request_is_parked_and_runs_once_for_the_approver(
     stop = await app.handle(chat.press("carol", approve))
     assert stop.reason == Reason.EXECUTED
     assert "restarting api ... done" in chat.last("bob")
-    edits = [o for o in chat.sent if o.edit is not None and o.card is not None and o.card.kind == "run"]
+    edits = [
+        o for o in chat.sent if o.edit is not None and o.card is not None and o.card.kind == "run"
+    ]
     assert edits and all(o.card is not None and o.card.state == "approved" for o in edits)
     assert all(o.card.decided_by == "carol" for o in edits)  # type: ignore[union-attr]
     again = await app.handle(chat.press("carol", approve))
