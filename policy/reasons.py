@@ -86,7 +86,7 @@ class Reason(StrEnum):
     NOT_AN_APPROVER = "not_an_approver"
     SELF_APPROVAL = "self_approval"
     ADMIN_APPROVER_REQUIRED = "admin_approver_required"
-    TOKEN_INVALID = "token_invalid"
+    TOKEN_INVALID = "token_invalid"  # noqa: S105 - a reason code, not a password
     NO_APPROVERS = "no_approvers"
 
     # execute
