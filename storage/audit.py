@@ -277,12 +277,10 @@ class Audit:
         )
 
     async def upgrade_format(self, *, now: datetime) -> int:
-        """Re-chain old-format (fmt 1) rows as fmt 2 so that they can be pseudonymised.
+        """Re-chain fmt 1 rows as fmt 2 (see storage/audit_upgrade.py); return how many.
 
-        Verifies the whole chain first (AuditIntegrityError if it does not: evidence is
-        never rewritten), re-hashes in one transaction with the anchor moved
-        (storage/audit_upgrade.py), then records the old and new head hash in an audit
-        row stamped `now`. Returns how many rows were re-hashed.
+        Only a chain that verifies is re-chained (else AuditIntegrityError); the old and
+        new head hash are then recorded in an audit row stamped `now`.
         """
         op = "audit.upgrade"
         if self._digester is None:

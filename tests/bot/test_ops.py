@@ -17,7 +17,6 @@ from bot.ops import (
     candidate_hashes,
     forget_user,
     new_key_material,
-    replace_key_file,
     rotate_keys,
     storage_ok,
 )
@@ -388,22 +387,6 @@ async def test_rotation_while_approvals_are_parked_loses_nothing(
         await reopened.close()
     assert len(payloads) == 45
     assert b"payload 119" in payloads
-
-
-async def test_rotated_key_file_is_private_and_loads_back(tmp_path: Path, material: bytes) -> None:
-    """replace_key_file writes the new material 0600 and load_or_create_key reads it."""
-    from storage import load_or_create_key
-
-    key_path = tmp_path / "fd.key"
-    replace_key_file(key_path, material)
-    new = new_key_material(material)
-    replace_key_file(key_path, new)
-    assert stat.S_IMODE(os.stat(key_path).st_mode) == 0o600
-    assert load_or_create_key({}, "NOPE", key_path) == (new, False)
-    assert list(tmp_path.iterdir()) == [key_path]
-    with pytest.raises(StorageError):
-        replace_key_file(key_path, b"not a key")
-    assert load_or_create_key({}, "NOPE", key_path)[0] == new
 
 
 async def test_storage_probe_reports_a_closed_database(db_path: Path, material: bytes) -> None:

@@ -10,6 +10,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from storage import DecryptError, FieldCipher, KeyFileError, load_or_create_key
+from storage.crypto import new_key_material, replace_key_file
 from storage.errors import StorageError
 
 ENV = "FRONTDOOR_DATA_KEY"
@@ -124,3 +125,18 @@ def test_corrupt_key_file_is_refused(tmp_path: Path) -> None:
     path.chmod(0o600)
     with pytest.raises(KeyFileError):
         load_or_create_key({}, ENV, path)
+
+
+def test_rotated_key_file_is_private_and_loads_back(tmp_path: Path) -> None:
+    """replace_key_file writes the new material 0600 and load_or_create_key reads it."""
+    material = FieldCipher.generate_key()
+    key_path = tmp_path / "fd.key"
+    replace_key_file(key_path, material)
+    new = new_key_material(material)
+    replace_key_file(key_path, new)
+    assert stat.S_IMODE(os.stat(key_path).st_mode) == 0o600
+    assert load_or_create_key({}, "NOPE", key_path) == (new, False)
+    assert list(tmp_path.iterdir()) == [key_path]
+    with pytest.raises(StorageError):
+        replace_key_file(key_path, b"not a key")
+    assert load_or_create_key({}, "NOPE", key_path)[0] == new
