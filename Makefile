@@ -8,8 +8,11 @@ CONFIG ?= config.yaml
 
 .PHONY: run test setup bwrap check bench clean
 
+# The example's show_env tool prints the secret it is given, to show that output is redacted.
+DEMO_API_KEY ?= demo-value-not-a-real-key-7f3a9c
+
 run: setup $(CONFIG)
-	$(BIN)/frontdoor run --config $(CONFIG)
+	DEMO_API_KEY=$(DEMO_API_KEY) $(BIN)/frontdoor run --config $(CONFIG)
 
 test: setup
 	scripts/check

@@ -24,6 +24,7 @@ import os
 import signal
 import sys
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -203,11 +204,61 @@ def lint(config: Config, env: Mapping[str, str]) -> list[str]:
 
 def _check(path: str, *, strict: bool, env: Mapping[str, str]) -> int:
     config = load_config(path)
-    warnings = lint(config, env)
+    warnings = lint(config, env) + _file_modes(Path(path)) + asyncio.run(_live_checks(config, env))
     print(f"{path}: valid ({len(config.tools)} tools)")
     for w in warnings:
         print(f"warning: {w}")
+    if not warnings:
+        print("no warnings")
     return 1 if strict and warnings else 0
+
+
+def _file_modes(config_path: Path) -> list[str]:
+    """The config file may be read by others (it holds no secrets) but must not be writable by them."""
+    try:
+        mode = config_path.stat().st_mode
+    except OSError:
+        return []
+    return [f"{config_path}: writable by group or others; chmod go-w it"] if mode & 0o022 else []
+
+
+async def _live_checks(config: Config, env: Mapping[str, str]) -> list[str]:
+    """What only the running system can tell: the isolation self-test and the grants made at run time."""
+    from bot.app import build_sandbox
+    from storage import Database, FieldCipher
+
+    out: list[str] = []
+    sandbox = build_sandbox(config, protected=(str(config.db_path.parent), config.base_dir))
+    report = await sandbox.selftest()
+    if not report.ok:
+        out.append(
+            f"sandbox: isolation self-test fails ({report.reason}); the bot would refuse to run tools"
+        )
+    db_path, key_path = config.db_path, config.db_path.with_suffix(".key")
+    key = env.get(config.storage.data_key_env, "").encode() or (
+        key_path.read_bytes().strip() if key_path.exists() else b""
+    )
+    if not db_path.exists() or not key:
+        return out
+    db = await Database.open(db_path, cipher=FieldCipher(key))
+    try:
+        for grant in await db.grants.active(datetime.now(UTC)):
+            if grant.effect == "allow" and (grant.tool == "*" or grant.scope == "global"):
+                out.append(
+                    f"runtime grant #{grant.id}: {grant.tool} to {grant.scope} {grant.subject} (by {grant.created_by})"
+                )
+        extra_admins = [u for u, r in await db.roles.list() if r == "admin"]
+        if extra_admins:
+            out.append(f"runtime admins beyond config.yaml: {', '.join(extra_admins)}")
+        if (
+            (lock := await db.settings.get("lockdown"))
+            and isinstance(lock, dict)
+            and lock.get("active")
+        ):
+            out.append("the bot is in lockdown (an admin ran /lockdown; /unlock ends it)")
+    finally:
+        await db.close()
+    return out
 
 
 # --- sandbox ---------------------------------------------------------------------------------
