@@ -2,14 +2,17 @@
 
 Built once by the composition root (`bot/app.py`) and handed to each stage's
 constructor. Runtime changes made by admins (roles, grants, autonomy, lockdown)
-live in storage; this process is their only writer, so it keeps them in memory
-and re-reads them after every admin command (`invalidate()`), so a change takes
-effect at once. The config file supplies the defaults.
+live in storage. This process keeps them (and the identities it has looked up) in
+memory, re-reads them after every admin command (`invalidate()`) so a change takes
+effect at once, and at least every CACHE_SECONDS, so a change made by another
+process (`frontdoor forget`) takes effect within seconds. The config file supplies
+the defaults.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +41,11 @@ if TYPE_CHECKING:
     from sandbox import Sandbox
     from storage import Database
     from storage.grants import Grant
+    from storage.identities import Identity
+
+# Changes made in this process take effect at once (invalidate()); changes made by
+# another process on the same database (`frontdoor forget`, `keys rotate`) within this long.
+CACHE_SECONDS = 5.0
 
 __all__ = ["RuntimeState", "Services", "address_of", "rules_from_config", "tool_spec"]
 
@@ -116,6 +124,8 @@ class Services:
     state: RuntimeState = field(default_factory=RuntimeState)
     rules: Rules = field(init=False)
     _cached: _View | None = field(default=None, init=False)
+    _cached_at: float = field(default=0.0, init=False)
+    _identities: dict[str, Identity | None] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.rules = rules_from_config(self.config)
@@ -133,8 +143,11 @@ class Services:
     # --- roles -----------------------------------------------------------------------------
 
     async def _view(self) -> _View:
-        """What admins changed at run time, read once and kept until the next change."""
+        """What admins changed at run time, read once and kept until the next change (or a few seconds)."""
+        if self._cached is not None and time.monotonic() - self._cached_at > CACHE_SECONDS:
+            self.invalidate()
         if self._cached is None:
+            self._cached_at = time.monotonic()
             now = self.clock()
             self._cached = _View(
                 roles=tuple(await self.db.roles.list()),
@@ -148,8 +161,20 @@ class Services:
         return self._cached
 
     def invalidate(self) -> None:
-        """Forget the cached runtime view: call after any change to roles, grants or settings."""
+        """Forget the cached runtime view: call after any change to identities, roles, grants or settings."""
         self._cached = None
+        self._identities.clear()
+
+    async def identity(self, key: str) -> Identity | None:
+        """The stored identity (paired or banned) of `key`, cached like the runtime view."""
+        await self._view()  # expires the cache when it is too old
+        if key in self._identities:
+            return self._identities[key]
+        found = await self.db.identities.get(key)
+        if len(self._identities) > 10_000:
+            self._identities.clear()
+        self._identities[key] = found
+        return found
 
     async def admins(self) -> frozenset[str]:
         """Admins: from config, plus those added at run time."""

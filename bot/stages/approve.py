@@ -200,6 +200,7 @@ class Decide(StageBase):
                 now=now,
                 by=request.actor_key,
             )
+            s.invalidate()
             tell = Outcome(
                 to=address_of(content.actor_key),
                 text="You are paired with the bot now. Send /help to start.",

@@ -46,7 +46,7 @@ class Identify(StageBase):
         key = request.actor_key
         admins = await s.admins()
         approvers = await s.approvers()
-        ident = await s.db.identities.get(key)
+        ident = await s.identity(key)
         if ident is not None and ident.status == "banned":
             if key in s.state.banned_told:
                 return Stop(reason=Reason.BANNED)
