@@ -222,7 +222,9 @@ class MetricsServer:
         return self._port
 
     async def start(self) -> None:
-        """Bind and serve."""
+        """Bind and serve (RuntimeError if already serving)."""
+        if self._runner is not None:
+            raise RuntimeError("MetricsServer is already started")
         app = web.Application(client_max_size=self._max_body)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         app.on_response_prepare.append(_secure_headers)

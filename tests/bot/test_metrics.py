@@ -256,7 +256,11 @@ async def test_chunked_body_over_the_cap_is_refused(
         assert r.status == 413
 
 
-async def test_port_before_start_is_an_error() -> None:
-    """Asking for the port of a server that is not running fails loudly."""
+async def test_port_before_start_and_starting_twice_are_errors(
+    server: tuple[MetricsServer, Metrics],
+) -> None:
+    """Asking for the port of a server that is not running, or starting one twice, fails."""
     with pytest.raises(RuntimeError):
         _ = MetricsServer(Metrics()).port
+    with pytest.raises(RuntimeError, match="already"):
+        await server[0].start()
