@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from .triggers import TriggerScan
+
 __all__ = ["Detector", "Rule", "RuleSet", "Span", "rule"]
 
 Span = tuple[int, int, str]
@@ -92,61 +94,14 @@ def _starts_with_triggers(
     return all(body.startswith(t) or any(a.startswith(t) for a in alternatives) for t in triggers)
 
 
-def _trie(words: Iterable[str]) -> str:
-    """A regex matching any of `words`, factored by common prefixes (a word ends its branch)."""
-    root: dict[str, dict] = {}  # type: ignore[type-arg]
-    for word in words:
-        node = root
-        for ch in word:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def build(node: dict[str, dict]) -> str:  # type: ignore[type-arg]
-        if "" in node:
-            return ""
-        alts = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items())]
-        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-
-    return build(root) if root else "(?!)"
-
-
-def _selected(
-    word: str, by_trigger: dict[tuple[str, bool], list[int]], mid: frozenset[str]
-) -> frozenset[int]:
-    """Rules to run when the trigger regex matched `word`.
-
-    The regex reports the shortest trigger at a position and resumes after it. So `word` also
-    selects the longer triggers it starts, and any trigger found mid-token (`mid`: offset or
-    scanned rules) that could begin inside it. Token-initial triggers need a boundary before
-    them, so they cannot hide inside another trigger's letters.
-    """
-    chosen: set[int] = set()
-    for (trigger, _), idx in by_trigger.items():
-        t = trigger.lower()
-        if t.startswith(word) or (
-            t in mid
-            and any(t.startswith(word[k:]) or word[k:].startswith(t) for k in range(1, len(word)))
-        ):
-            chosen.update(idx)
-    return frozenset(chosen)
-
-
-def _anchored(r: Rule, text: str, hay: str) -> Iterator[re.Match[str]]:
-    """Matches of `r` tried only at the positions where one of its triggers occurs."""
-    starts: list[int] = []
-    off = r.offset
-    for t in r.triggers:
-        i = hay.find(t)
-        while i >= 0:
-            if i >= off:
-                starts.append(i - off)
-            i = hay.find(t, i + 1)
-    if len(r.triggers) > 1:
-        starts.sort()
+def _anchored(r: Rule, text: str, occurrences: list[int]) -> Iterator[re.Match[str]]:
+    """Matches of `r` tried only at the (sorted) positions where one of its triggers occurs."""
     last_end = -1
+    off = r.offset
     match = r.pattern.match
-    for i in starts:
-        if i < last_end:
+    for t in occurrences:
+        i = t - off
+        if i < 0 or i < last_end:
             continue
         m = match(text, i)
         if m is not None:
@@ -154,51 +109,99 @@ def _anchored(r: Rule, text: str, hay: str) -> Iterator[re.Match[str]]:
             yield m
 
 
+_MAX_WINDOW = 1 << 16
+_MARGIN = 256
+"""Characters past a windowed match's furthest end kept visible to its trailing lookarounds."""
+
+
+def _width(r: Rule) -> int | None:
+    """The longest match `r` can make, or None when unbounded (or too long to window)."""
+    flags = r.pattern.flags & ~re.UNICODE
+    hi = int(re._parser.parse(r.pattern.pattern, flags).getwidth()[1])  # type: ignore[attr-defined]
+    return hi if hi <= _MAX_WINDOW else None
+
+
+def _windows(starts: list[int], back: int, fwd: int, n: int) -> Iterator[tuple[int, int]]:
+    """Merged `[s - back, s + fwd)` ranges around sorted positions, clipped to `[0, n)`."""
+    lo = hi = -1
+    for s in starts:
+        a, b = max(0, s - back), min(n, s + fwd)
+        if a <= hi:
+            hi = max(hi, b)
+            continue
+        if hi > lo:
+            yield lo, hi
+        lo, hi = a, b
+    if hi > lo:
+        yield lo, hi
+
+
 class RuleSet:
-    """Runs a family of rules, each only when one of its trigger literals occurs."""
+    """Runs a family of rules only around the places where their trigger literals occur.
+
+    One `TriggerScan` over the text (case-sensitive triggers) and one over the lowered text
+    (the others) find every trigger occurrence. An anchored rule is matched at each occurrence;
+    any other rule whose matches are bounded is searched only in a window around each
+    occurrence that is wide enough to hold any match containing it, which finds exactly what
+    a search of the whole text finds, since every match contains a trigger. Unbounded rules
+    search the whole text, and only when a trigger occurs.
+    """
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.rules = tuple(rules)
-        self._case = frozenset(t for r in self.rules if not r.nocase for t in r.triggers)
-        self._nocase = frozenset(t for r in self.rules if r.nocase for t in r.triggers)
+        self._case = TriggerScan(t for r in self.rules if not r.nocase for t in r.triggers)
+        self._nocase = TriggerScan(t for r in self.rules if r.nocase for t in r.triggers)
+        self._always = tuple(i for i, r in enumerate(self.rules) if not r.triggers)
+        self._widths = tuple(_width(r) for r in self.rules)
         by_trigger: dict[tuple[str, bool], list[int]] = {}
         for i, r in enumerate(self.rules):
             for t in r.triggers:
                 by_trigger.setdefault((t, r.nocase), []).append(i)
         self._by_trigger = {k: tuple(v) for k, v in by_trigger.items()}
-        self._always = tuple(i for i, r in enumerate(self.rules) if not r.triggers)
-        lowered_words = {t.lower() for t in self._case} | set(self._nocase)
-        self._any_rx = re.compile(_trie(lowered_words))
-        mid = frozenset(
-            t.lower() for r in self.rules if r.offset or not r.anchored for t in r.triggers
-        )
-        self._by_lowered = {w: _selected(w, by_trigger, mid) for w in lowered_words}
-
-    def _chosen(self, lowered: str) -> set[int]:
-        """Rules to run, found with one prefix-factored regex pass over the lowered text.
-
-        Case-sensitive triggers are looked up case-insensitively here, which can only select
-        more rules, never fewer.
-        """
-        chosen = set(self._always)
-        for word in set(self._any_rx.findall(lowered)):
-            chosen.update(self._by_lowered[word])
-        return chosen
 
     @property
     def kinds(self) -> frozenset[str]:
         """Every kind this family can report."""
         return frozenset(r.kind for r in self.rules)
 
+    def _matches(self, i: int, text: str, found: dict[str, list[int]]) -> Iterator[re.Match[str]]:
+        r = self.rules[i]
+        hits = [found[t] for t in r.triggers if t in found]
+        starts = sorted(p for h in hits for p in h) if len(hits) > 1 else hits[0] if hits else []
+        if r.anchored:
+            yield from _anchored(r, text, starts)
+            return
+        width = self._widths[i]
+        if width is None or not starts:
+            yield from r.pattern.finditer(text)
+            return
+        longest = max(len(t) for t in r.triggers)
+        search = r.pattern.search
+        last_end = 0
+        for lo, hi in _windows(starts, width, longest + width + _MARGIN, len(text)):
+            pos = max(lo, last_end)
+            while pos <= hi:
+                m = search(text, pos, hi)
+                if m is None:
+                    break
+                yield m
+                last_end = m.end()
+                pos = last_end if last_end > m.start() else last_end + 1
+
     def __call__(self, text: str, lowered: str) -> Iterator[Span]:
         """Yield the spans of every rule whose triggers occur in the text."""
-        chosen = self._chosen(lowered)
+        found = self._case.positions(text)
+        found_low = self._nocase.positions(lowered) if self._nocase.words else {}
+        chosen: set[int] = set(self._always)
+        by_trigger = self._by_trigger
+        for t in found:
+            chosen.update(by_trigger.get((t, False), ()))
+        for t in found_low:
+            chosen.update(by_trigger.get((t, True), ()))
         for i in sorted(chosen):
             r = self.rules[i]
-            hay = lowered if r.nocase else text
-            matches = _anchored(r, text, hay) if r.anchored else r.pattern.finditer(text)
             left = r.left
-            for m in matches:
+            for m in self._matches(i, text, found_low if r.nocase else found):
                 if left is not None and m.start() and left.match(text, m.start() - 1):
                     continue
                 start, end = m.span(r.group)
