@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["BotError", "ConfigError", "StartupError"]
+__all__ = ["BotError", "ConfigError", "StartupError", "where"]
 
 
 class BotError(Exception):
@@ -28,3 +28,18 @@ class ConfigError(BotError):
 
 class StartupError(BotError):
     """The bot cannot start; the message says what to do."""
+
+
+def where(e: BaseException) -> str:
+    """Where an exception was raised (`file.py:123 in func`), for a log line that must not carry its message.
+
+    Exception messages may hold a user's text or a secret, so the bot logs the type
+    and the place, never `str(e)` or a full traceback with locals.
+    """
+    tb = e.__traceback__
+    if tb is None:
+        return "?"
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code
+    return f"{code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno} in {code.co_name}"

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from adapters.base import Adapter, PlatformError
+from bot.errors import where
 from bot.types import ApprovalCard, MessageRef, Outcome
 from storage.audit import AuditEvent
 
@@ -113,9 +114,11 @@ class Outbox:
         except PlatformError as e:
             failures.append(f"{e.platform}:{e}")
             log.error("sending to %s failed: %s", e.platform, e)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - one failure must not stop the rest; logged without its message
             failures.append(f"{outcome.to.platform}:{type(e).__name__}")
-            log.exception("sending to %s failed", outcome.to.platform)
+            log.error(
+                "sending to %s failed: %s at %s", outcome.to.platform, type(e).__name__, where(e)
+            )
         return None
 
     async def _note(self, event_id: str, counts: Counter[str], failures: Sequence[str]) -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from bot.errors import where
 from bot.types import Address, Inbound, MessageRef, Outcome
 from policy.reasons import Reason
 from storage.audit import AuditEvent
@@ -185,9 +186,9 @@ class Pipeline:
                 result = await stage(request)
             except asyncio.CancelledError:
                 raise
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - one failure must not stop the rest; logged without its message
                 reason = self._classify(e)
-                log.exception("stage %s failed: %s", stage.name, type(e).__name__)
+                log.error("stage %s failed: %s at %s", stage.name, type(e).__name__, where(e))
                 result = Stop(
                     reason=reason,
                     outcomes=(reply(request, _SORRY),),

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.approvals import Parked, decided_card, edits_for, parse_content
+from bot.errors import where
 from bot.services import Services
 from bot.types import Outcome
 from storage.audit import AuditEvent
@@ -60,8 +61,9 @@ class Jobs:
         async def run() -> None:
             try:
                 await job(self._s.clock())
-            except Exception:
-                log.exception("scheduled job %s failed", getattr(job, "__name__", "?"))
+            except Exception as e:  # noqa: BLE001 - a failed job is logged and tried again next time
+                name = getattr(job, "__name__", "?")
+                log.error("scheduled job %s failed: %s at %s", name, type(e).__name__, where(e))
 
         return run
 
