@@ -37,6 +37,9 @@ class BreakerRule:
     min_runs: int = 5
     max_failure_rate: float = 0.5
     cooldown: timedelta = timedelta(minutes=5)
+    max_samples: int = (
+        50  # the rate is judged over at most this many of the latest runs in the window
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,7 +66,8 @@ def breaker_record(
         if failed:  # the half-open probe failed: pause again
             return Breaker(open_until=now + rule.cooldown), True
         return Breaker(), False
-    recent = (*tuple((t, f) for t, f in b.results if now - t <= rule.window), (now, failed))
+    kept = b.results[-(rule.max_samples - 1) :] if rule.max_samples > 1 else ()
+    recent = (*((t, f) for t, f in kept if now - t <= rule.window), (now, failed))
     failures = sum(1 for _, f in recent if f)
     if len(recent) >= rule.min_runs and failures / len(recent) > rule.max_failure_rate:
         return Breaker(open_until=now + rule.cooldown), True

@@ -115,3 +115,18 @@ def test_a_steady_heavy_user_is_usual() -> None:
             u, alert = usual_record(u, rule, T0 + timedelta(minutes=m, seconds=s))
             alerts.append((m, alert))
     assert not any(a for m, a in alerts if m >= 30)
+
+
+def test_breaker_state_stays_bounded() -> None:
+    """Thousands of runs keep only the latest samples, and a recent failure streak still trips it."""
+    rule = BreakerRule(window=timedelta(hours=1), min_runs=5, max_failure_rate=0.5, max_samples=20)
+    b = Breaker()
+    for i in range(5000):
+        b, tripped = breaker_record(b, rule, T0 + timedelta(milliseconds=i), failed=False)
+        assert not tripped
+    assert len(b.results) <= 20
+    trips = []
+    for i in range(15):
+        b, tripped = breaker_record(b, rule, T0 + timedelta(seconds=10 + i), failed=True)
+        trips.append(tripped)
+    assert any(trips)
