@@ -61,8 +61,35 @@ def rarity(ch: str) -> float:
 
 
 def _anchor(word: str) -> int:
-    """Index of the rarest character of `word` (the first one on ties)."""
-    return min(range(len(word)), key=lambda i: (rarity(word[i]), i))
+    """Where to search `word` from: a rare character with at least two characters after it.
+
+    What follows the anchor is checked by literal comparisons inside one lookahead, which
+    reject a wrong position at once; what precedes it needs a lookbehind, tried only after
+    the following characters matched. A short tail would leave the lookbehind to run at every
+    occurrence of the anchor character, hence the penalty.
+    """
+
+    def cost(i: int) -> tuple[float, int]:
+        tail = len(word) - i - 1
+        return (rarity(word[i]) + (0.0 if tail >= 2 or tail == len(word) - 1 else 0.8), i)
+
+    return min(range(len(word)), key=cost)
+
+
+_Trie = dict[str, "_Trie"]
+
+
+def _tail_regex(node: _Trie) -> str:
+    """A regex over the trie of what follows an anchor; leaves are keyed by the whole word."""
+    alts = []
+    for key, sub in node.items():
+        if len(key) != 1:
+            alts.append("(?<=" + re.escape(key) + ")" if key else "")
+        else:
+            alts.append(re.escape(key) + _tail_regex(sub))
+    if "" in alts:
+        return ""
+    return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
 
 
 class TriggerScan:
@@ -76,17 +103,17 @@ class TriggerScan:
             by_char.setdefault(word[i], []).append((word, i))
         self._by_char = {c: tuple(v) for c, v in by_char.items()}
         groups = []
-        for ch, entries in sorted(by_char.items()):
-            alts = []
+        for ch, entries in sorted(by_char.items(), key=lambda kv: -rarity(kv[0])):
+            root: _Trie = {}
             for word, i in entries:
-                alt = ""
-                if i:
-                    alt += "(?<=" + re.escape(word[: i + 1]) + ")"
-                if i + 1 < len(word):
-                    alt += "(?=" + re.escape(word[i + 1 :]) + ")"
-                alts.append(alt)
-            body = "" if "" in alts else "(?:" + "|".join(alts) + ")"
-            groups.append(re.escape(ch) + body)
+                node = root
+                for c in word[i + 1 :]:
+                    node = node.setdefault(c, {})
+                # A leaf (any key but one character): the whole word, checked backwards, when it
+                # starts before the anchor.
+                node[word if i else ""] = {}
+            tail = _tail_regex(root)
+            groups.append(re.escape(ch) + ("(?=" + tail + ")" if tail else ""))
         self._rx = re.compile("|".join(groups) if groups else "(?!)")
 
     def positions(self, hay: str) -> dict[str, list[int]]:
