@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from .base import Span
 from .entropy import entropy, is_placeholder, looks_random
 from .names import name_class
+from .triggers import TriggerScan
 
 __all__ = ["assignments"]
 
@@ -88,6 +89,8 @@ def _value_ok(value: str, cls: str, quoted: bool) -> bool:
 
 def _check_value(value: str, cls: str, quoted: bool) -> bool:
     v = value
+    if cls == "weak" and not quoted:
+        return False  # a bare `key` needs a quoted, random-looking value (see below)
     if is_placeholder(v) or v.lower() in _BOOLISH:
         return False
     if _CONST.fullmatch(v) or _FILENAME.fullmatch(v):
@@ -146,19 +149,22 @@ def _reversed(text: str) -> Iterator[Span]:
             yield (m.start(2), m.end(2), "secret_assignment")
 
 
+_HINT_SCAN = TriggerScan(_HINTS)
+
+
 def _hint_positions(lowered: str) -> list[tuple[int, int]]:
     """(start, end) of every secret-name hint, in order; `pw`/`pat` only as whole words."""
     found: list[tuple[int, int]] = []
-    for word in _HINTS:
+    n = len(lowered)
+    for word, starts in _HINT_SCAN.positions(lowered).items():
         size = len(word)
-        i = lowered.find(word)
-        while i >= 0:
-            if word not in _SHORT_HINTS or (
+        short = word in _SHORT_HINTS
+        for i in starts:
+            if not short or (
                 (i == 0 or not lowered[i - 1].isalpha())
-                and (i + size == len(lowered) or not lowered[i + size].isalpha())
+                and (i + size == n or not lowered[i + size].isalpha())
             ):
                 found.append((i, i + size))
-            i = lowered.find(word, i + size)
     found.sort()
     return found
 

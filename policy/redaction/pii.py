@@ -40,8 +40,10 @@ _SHAPE_TABLE = bytes(
     48 if 48 <= i <= 57 else 65 if 65 <= i <= 90 else 97 if 97 <= i <= 122 else i
     for i in range(256)
 )
-_IPV6_GATE = re.compile(r":[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:")
+_IPV6_GATE = re.compile(r":(?::|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:)")
 _IPV6 = re.compile(r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
+_PRIVATE_V4 = ("10.", "127.", "192.168.")
+"""Leading octets of private ranges, enough to skip most addresses in logs without parsing."""
 _VERSION_BEFORE = re.compile(r"(?i)(?:\bv|version|ver)[\s:=]{0,3}$")
 _GLOBAL_V6 = ipaddress.IPv6Network("2000::/3")
 _WORDISH = re.compile(r"[\w.+-]")
@@ -174,8 +176,13 @@ def ssns(text: str, lowered: str) -> Iterator[Span]:
 
 def _ipv4_ok(value: str) -> bool:
     parts = value.split(".")
-    if any(len(p) > 1 and p[0] == "0" for p in parts) or any(int(p) > 255 for p in parts):
+    if any(len(p) > 1 and p[0] == "0" for p in parts):
         return False
+    a, b, c, d = (int(p) for p in parts)
+    if a > 255 or b > 255 or c > 255 or d > 255:
+        return False
+    if a in (10, 127) or (a == 192 and b == 168) or (a == 172 and 16 <= b <= 31):
+        return False  # private in every Python version; the common case in logs
     return ipaddress.IPv4Address(value).is_global
 
 
@@ -187,13 +194,15 @@ def ips(text: str, lowered: str) -> Iterator[Span]:
             floor = max(0, start - 3)
             while start > floor and text[start - 1].isdigit():
                 start -= 1
-            if start == m.start() or _after_word(text, start, "."):
+            if start == m.start() or text.startswith(_PRIVATE_V4, start):
                 continue
-            if _VERSION_BEFORE.search(text, max(0, start - 10), start):
+            if _after_word(text, start, "."):
                 continue
-            if _ipv4_ok(text[start : m.end()]):
+            if _ipv4_ok(text[start : m.end()]) and not _VERSION_BEFORE.search(
+                text, max(0, start - 10), start
+            ):
                 yield (start, m.end(), "ip")
-    if "::" in text or _IPV6_GATE.search(text):
+    if _IPV6_GATE.search(text):
         for m in _IPV6.finditer(text):
             if (m.start() and text[m.start() - 1] in ":.") or _after_word(text, m.start()):
                 continue
