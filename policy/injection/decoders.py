@@ -34,10 +34,14 @@ _ENT = re.compile(r"&#?\w{1,8};")
 _ESC = re.compile(r"\\(?:u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2})")
 _HEX_HINT = re.compile(r"[0-9a-fA-F]{20}")
 _HEX_SPACED_HINT = re.compile(r"[0-9a-fA-F]{2}[ :,\-][0-9a-fA-F]{2}[ :,\-][0-9a-fA-F]{2}[ :,\-]")
+_HEX_ANY_HINT = re.compile(
+    r"[0-9a-fA-F]{2}(?:[0-9a-fA-F]{18}|[ :,\-][0-9a-fA-F]{2}[ :,\-][0-9a-fA-F]{2}[ :,\-])"
+)
 _A85 = re.compile(r"<~[!-u\s]{10,}~>")
 _B85 = re.compile(r"[0-9A-Za-z!#$%&()*+\-;<=>?@^_`{|}~]{30,}")
 _MORSE_GATE = re.compile(r"[.\-]{1,7} [.\-]{1,7} [.\-]{1,7} [.\-]")
 _B64_HINT = re.compile(r"[0-9+/]")
+_MORSE_PAIRS = (". .", ". -", "- .", "- -")
 _HEXSEP = re.compile(r"[ :,\-]")
 
 _MORSE_TABLE = dict(
@@ -137,12 +141,22 @@ def _morse(seg: str) -> str | None:
     return text if len(text) >= 4 else None
 
 
+def _morse_gate(text: str) -> bool:
+    """Return whether text has four Morse codes in a row (cheap substring checks first)."""
+    if not any(pair in text for pair in _MORSE_PAIRS):
+        return False  # _MORSE_GATE needs a code, a space and a code
+    return _MORSE_GATE.search(text) is not None
+
+
 def _segments(text: str) -> list[tuple[str, str]]:
     """Return (kind, decoded) for each run of an encoding alphabet that decodes to text."""
     found: list[tuple[str, str]] = []
     long_text = len(text) > LONG
+    # Runs of the base64, base32 and unspaced hex alphabets hold no whitespace: in a long
+    # text they are looked for only in its long whitespace-separated tokens.
+    runs = "\n".join(t for t in text.split() if len(t) >= 16) if long_text else text
     if len(text) >= 16:
-        for m in _B64.finditer(text):
+        for m in _B64.finditer(runs):
             seg = m.group()
             if seg.lower() == seg:
                 continue  # an identifier or a word, not base64 (base64 mixes cases)
@@ -156,14 +170,17 @@ def _segments(text: str) -> list[tuple[str, str]]:
                 found.append(("base64", dec))
             if len(found) >= MAX_SEGMENTS:
                 return found
-        if _B32.search(text):
-            for m in _B32.finditer(text):
+        if _B32.search(runs):
+            for m in _B32.finditer(runs):
                 raw = _b32(m.group())
                 dec = readable(raw) if raw else None
                 if dec and ("base32", dec) not in found:
                     found.append(("base32", dec))
-        hexy = _HEX_HINT.search(text) or _HEX_SPACED_HINT.search(text)
-        for m in _HEX.finditer(text) if hexy else ():
+        if long_text:  # hex runs hold no newline: read only the lines with a hint
+            hexy = suspect_lines(text, _HEX_ANY_HINT)
+        else:
+            hexy = text if _HEX_HINT.search(text) or _HEX_SPACED_HINT.search(text) else ""
+        for m in _HEX.finditer(hexy):
             hexs = _HEXSEP.sub("", m.group())
             if len(hexs) % 2:
                 hexs = hexs[:-1]
@@ -197,7 +214,7 @@ def _segments(text: str) -> list[tuple[str, str]]:
             dec = readable(raw)
             if dec:
                 found.append(("binary", dec))
-    if (".-" in text or "-." in text) and _MORSE_GATE.search(text):
+    if (".-" in text or "-." in text) and _morse_gate(text):
         for m in _MORSE.finditer(text):
             dec = _morse(m.group())
             if dec:

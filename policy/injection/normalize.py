@@ -33,6 +33,9 @@ _HOMOGLYPHS = str.maketrans(
 _NON_LATIN = re.compile("[\u0370-\u03ff\u0400-\u04ff\u0131]")
 # A Latin letter next to a Greek or Cyrillic one: a word that mixes scripts.
 _MIXED = re.compile("[a-z][\u0370-\u03ff\u0400-\u04ff]|[\u0370-\u03ff\u0400-\u04ff][a-z]")
+# The same fact, found faster: it starts with the rarer Greek/Cyrillic letter, so the
+# regex engine skips Latin text quickly. Used as a gate before counting with _MIXED.
+_MIXED_GATE = re.compile("[\u0370-\u03ff\u0400-\u04ff](?:(?<=[a-z].)|(?=[a-z]))")
 
 _LEET = str.maketrans(
     {
@@ -50,6 +53,8 @@ _LEET = str.maketrans(
     }
 )
 _LEET_HINT = re.compile(r"[a-z][0134578@$][a-z]")
+_LEET_CHARS = "@$!|"
+_LEET_TAIL = re.compile(r"[\w@$!|]*")
 _WORD = re.compile(r"\w+")
 # A run of at least four single characters, each followed by a separator.
 _WIDE = re.compile(r" {2,}")
@@ -103,7 +108,11 @@ class Signals:
     def __init__(self, text: str) -> None:
         """Compute the signals of one canonical text."""
         self.non_latin = not text.isascii() and _NON_LATIN.search(text) is not None
-        self.mixed_script = len(_MIXED.findall(text)) if self.non_latin else 0
+        mixed = self.non_latin and _MIXED_GATE.search(text) is not None
+        self.mixed_script = len(_MIXED.findall(text)) if mixed else 0
+        if len(text) > LONG:  # variants looks for these line by line, once
+            self.leet = self.spaced = True
+            return
         self.leet = _LEET_HINT.search(text) is not None
         self.spaced = _SPACED_GATE.search(text) is not None and _SPACED.search(text) is not None
 
@@ -138,21 +147,54 @@ def suspect_lines(text: str, regex: re.Pattern[str]) -> str:
     return "\n".join(lines)
 
 
-def variants(text: str, sig: Signals) -> list[tuple[str, str]]:
+def _leet_lines(text: str, anchors: frozenset[str] | None) -> str:
+    """Return the lines of a long text with a leetspeak word that folds to an anchor word.
+
+    Without anchors, every line with a leetspeak hint.
+    """
+    if anchors is None:
+        return suspect_lines(text, _LEET_HINT)
+    lines: list[str] = []
+    end = done = -1
+    for m in _LEET_HINT.finditer(text):
+        if m.start() <= end or m.start() < done:
+            continue  # on a line already taken, or in a word already read
+        a = m.start()
+        while a > done + 1 and (text[a - 1].isalnum() or text[a - 1] in _LEET_CHARS):
+            a -= 1
+        b = _LEET_TAIL.match(text, m.end()).end()  # type: ignore[union-attr]
+        done = b
+        folded = text[a:b].translate(_HOMOGLYPHS).translate(_LEET)
+        if not any(w[:4] in anchors for w in _WORD.findall(folded)):
+            continue
+        start = text.rfind("\n", 0, a) + 1
+        end = text.find("\n", b)
+        end = len(text) if end < 0 else end
+        lines.append(text[start:end])
+    return "\n".join(lines)
+
+
+def variants(
+    text: str, sig: Signals, anchors: frozenset[str] | None = None
+) -> list[tuple[str, str]]:
     """Return (trick, text) readings of a canonical text that undo the tricks it shows.
 
     A long text is read again only on the lines that show the trick, so the cost of a
-    reading stays proportional to what looks suspicious.
+    reading stays proportional to what looks suspicious; given the anchor keys of the
+    rules, leetspeak is undone only on lines where a folded word becomes an anchor word.
     """
     out: list[tuple[str, str]] = []
     if len(text) > LONG:
         if sig.non_latin:
             sig.non_latin = sig.mixed_script > 0
-            text_h = suspect_lines(text, _MIXED)
+            text_h = suspect_lines(text, _MIXED) if sig.non_latin else ""
         if sig.leet:
-            text_l = suspect_lines(text, _LEET_HINT)
-        if sig.spaced:
-            text_s = suspect_lines(text, _SPACED)
+            text_l = _leet_lines(text, anchors)
+            sig.leet = bool(text_l)
+        if sig.spaced:  # runs of spaced letters, only on the lines that pass the cheap gate
+            gated = suspect_lines(text, _SPACED_GATE).split("\n")
+            text_s = "\n".join(line for line in gated if _SPACED.search(line))
+            sig.spaced = bool(text_s)
     else:
         text_h = text_l = text_s = text
     if sig.non_latin:

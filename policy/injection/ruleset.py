@@ -15,21 +15,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from policy.injection.anchors import KEY_LEN, heads, key_of, lead_keys, split_top
 from policy.injection.normalize import fold_pattern
 
 __all__ = ["KEY_LEN", "Rule", "RuleSet", "key_of", "rule_table"]
-
-KEY_LEN = 4
-BEFORE = 200  # characters read before an anchor word of a rule that is not head-anchored
-AFTER = 500  # and after it
-MAX_PLACES = 64  # positions kept per rule and text
-_META = set("[](){}.*+?|^$\\")
-_WORD = re.compile(r"\w+")
-
-
-def key_of(word: str) -> str:
-    """Return the index key of a word: its first KEY_LEN characters."""
-    return word[:KEY_LEN]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,7 +32,8 @@ class Rule:
     literals: tuple[str, ...]
     regex: re.Pattern[str]
     boundary: bool = False  # the pattern began with \b, checked after matching (faster)
-    head: bool = False  # every match starts with one of the anchor words
+    head: bool = False  # every match starts with a word whose key is in lead
+    lead: frozenset[str] = frozenset()
 
     def fires(self, text: str) -> bool:
         """Return whether the rule matches text (starting at a word boundary if it must)."""
@@ -56,67 +46,6 @@ class Rule:
         return False
 
 
-def _split_top(body: str, sep: str = "|") -> list[str]:
-    """Split a regex on sep where it is outside any group or class."""
-    parts: list[str] = []
-    cur: list[str] = []
-    depth, in_class, escaped = 0, False, False
-    for c in body:
-        if escaped:
-            escaped = False
-        elif c == "\\":
-            escaped = True
-        elif in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == sep and depth == 0:
-            parts.append("".join(cur))
-            cur = []
-            continue
-        cur.append(c)
-    parts.append("".join(cur))
-    return parts
-
-
-def _heads(pattern: str) -> tuple[str, ...] | None:
-    """Return the keys of the literal words every match starts with, or None if unknown."""
-    if pattern.startswith("(?:"):
-        depth, end = 0, -1
-        for i, c in enumerate(pattern):
-            if c == "(" and (i == 0 or pattern[i - 1] != "\\"):
-                depth += 1
-            elif c == ")" and pattern[i - 1] != "\\":
-                depth -= 1
-                if depth == 0:
-                    end = i
-                    break
-        if end < 0 or pattern[end + 1 : end + 2] in {"?", "*", "{"}:
-            return None
-        alts = _split_top(pattern[3:end])
-    else:
-        alts = [pattern]
-    keys = []
-    for alt in alts:
-        alt = alt.removeprefix("\\b")
-        word = ""
-        for c in alt:
-            if c in _META or not (c.isalnum() or c == "_"):
-                break
-            word += c
-        rest = alt[len(word) :]
-        if rest[1:2] and rest[1] in "?*+{":
-            return None  # the character after the word is optional: the word may run on
-        if not word or (len(word) < KEY_LEN and rest[:1] in _META and rest[:2] != "\\b"):
-            return None
-        keys.append(key_of(word))
-    return tuple(sorted(set(keys)))
-
-
 def rule_table(check: str, rows: Iterable[tuple[float, str, str]], prefix: str = "") -> list[Rule]:
     """Compile (weight, anchors, regex) rows of one check into Rules named check:prefixN."""
     rules = []
@@ -126,20 +55,23 @@ def rule_table(check: str, rows: Iterable[tuple[float, str, str]], prefix: str =
         literals = tuple(a[1:] for a in parts if a.startswith("="))
         pattern = fold_pattern(raw)
         # sre skips ahead quickly only when a pattern starts with literals, not with \b.
-        boundary = pattern.startswith("\\b") and len(_split_top(pattern)) == 1
+        boundary = pattern.startswith("\\b") and len(split_top(pattern)) == 1
         if boundary:
             pattern = pattern[2:]
-        heads = _heads(pattern) if boundary and not literals else None
+        first = heads(pattern) if boundary and not literals else None
+        worded = boundary or all(a.startswith("\\b") for a in split_top(pattern))
+        lead = lead_keys(pattern) if worded and not literals else None
         rules.append(
             Rule(
                 name=f"{check}:{prefix}{i}",
                 check=check,
                 weight=weight,
-                keys=heads or keys,
+                keys=first or keys,
                 literals=literals,
                 regex=re.compile(pattern),
                 boundary=boundary,
-                head=heads is not None,
+                head=lead is not None,
+                lead=lead or frozenset(),
             )
         )
     return rules
@@ -190,56 +122,3 @@ class RuleSet:
     def match(self, keys: Iterable[str], text: str) -> list[Rule]:
         """Return the rules that fire on a canonical text whose word keys are given."""
         return [rule for rule in self.candidates(keys, text) if rule.fires(text)]
-
-    def _positions(self, text: str) -> dict[str, list[int]]:
-        """Return, per anchor key found in text, where words starting with it begin."""
-        where: dict[str, list[int]] = {}
-        by_key = self._by_key
-        for m in _WORD.finditer(text):
-            key = m.group()[:KEY_LEN]
-            if key in by_key:
-                where.setdefault(key, []).append(m.start())
-        return where
-
-    def match_long(self, text: str) -> list[tuple[Rule, list[int]]]:
-        """Return the rules that fire on a long text with where they fire (about).
-
-        Each rule is read only near its anchors; the positions let the scanner add up
-        only the signals that lie close together.
-        """
-        fired: list[tuple[Rule, list[int]]] = []
-        for rule in [*self._always, *self._literal_rules]:
-            if rule in self._always or any(x in text for x in rule.literals):
-                where = [m.start() for m in rule.regex.finditer(text)][:MAX_PLACES]
-                if where:
-                    fired.append((rule, where))
-        done = {r.name for r, _ in fired}
-        starts_of: dict[str, list[int]] = {}
-        rules: dict[str, Rule] = {}
-        for key, starts in self._positions(text).items():
-            for rule in self._by_key[key]:
-                if rule.name not in done:
-                    starts_of.setdefault(rule.name, []).extend(starts)
-                    rules[rule.name] = rule
-        for name, starts in starts_of.items():
-            rule = rules[name]
-            if rule.head:
-                match = rule.regex.match
-                where = [s for s in starts if match(text, s)][:MAX_PLACES]
-            else:
-                where = _places_near(rule, text, sorted(starts))
-            if where:
-                fired.append((rule, where))
-        return fired
-
-
-def _places_near(rule: Rule, text: str, starts: list[int]) -> list[int]:
-    """Return the starts of the merged spans around the given positions where rule fires."""
-    spans: list[tuple[int, int]] = []
-    for s in starts:
-        a, b = max(0, s - BEFORE), s + AFTER
-        if spans and a <= spans[-1][1]:
-            spans[-1] = (spans[-1][0], b)
-        else:
-            spans.append((a, b))
-    return [a for a, b in spans if rule.fires(text[a:b])][:MAX_PLACES]

@@ -20,7 +20,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from policy.injection.anchors import lead_keys
 from policy.injection.decoders import decode_payloads, reverse_text, rot13
+from policy.injection.longtext import LongMatcher
 from policy.injection.normalize import (
     LONG,
     canonical,
@@ -99,6 +101,8 @@ _DIRECTIVE = re.compile(
     r"can't|cannot|won't|will never|will always|do not|don't)|do not|don't|never|always|"
     r"from now on|stay in|respond|reply|answer)\b"
 )
+_DIRECTIVE_AT = re.compile(_DIRECTIVE.pattern.removeprefix(r"\b"))
+_DIRECTIVE_KEYS = lead_keys(_DIRECTIVE_AT.pattern) or frozenset()
 DIRECTIVES = 4
 DIRECTIVE_MIN_LEN = 150
 DIRECTIVE_SPACING = 400  # at least one command per this many characters
@@ -162,12 +166,13 @@ class _Scan:
 class Scanner:
     """Scores a text for prompt injection; pure, synchronous and bounded."""
 
-    __slots__ = ("_anchor_keys", "_custom", "_rev_keys", "_rot_keys", "_rules", "config")
+    __slots__ = ("_anchor_keys", "_custom", "_long", "_rev_keys", "_rot_keys", "_rules", "config")
 
     def __init__(self, config: ScannerConfig | None = None) -> None:
         """Compile the built-in rules and the configured extra patterns."""
         self.config = config or ScannerConfig()
         self._rules = RuleSet(BUILTIN)
+        self._long = LongMatcher(self._rules.rules, _DIRECTIVE_KEYS)
         self._custom = tuple(
             (name, _compile_extra(name, pattern), ThreatLevel(level))
             for name, pattern, level in self.config.extra_patterns
@@ -241,23 +246,45 @@ class Scanner:
             rules=names,
         )
 
-    def _match(self, canon: str, state: _Scan | None = None) -> tuple[list[Rule], list[str]]:
-        """Return the rules a canonical text fires, and its words (positions go to state)."""
+    def _match(
+        self, canon: str, state: _Scan | None = None, where: dict[str, list[int]] | None = None
+    ) -> tuple[list[Rule], list[str]]:
+        """Return the rules a canonical text fires, and its words (positions go to state).
+
+        A long text is matched by the LongMatcher, given its anchor positions if known.
+        """
         if len(canon) > LONG:
-            found = self._rules.match_long(canon)
+            found = self._long.match(canon, where)
             if state is not None:
-                for rule, where in found:
+                for rule, places in found:
                     if rule.name not in state.rules:
-                        state.places[rule.name] = where
+                        state.places[rule.name] = places
             return [rule for rule, _ in found], []
         toks = words(canon)
         keys = {t[:KEY_LEN] for t in toks}
         return self._rules.match(keys, canon), toks
 
+    def _directives(self, canon: str, where: dict[str, list[int]] | None) -> int:
+        """Count second-person commands; in a long text only at their anchor words.
+
+        Same count as _DIRECTIVE.findall: matches start at words and do not overlap.
+        """
+        if where is None:
+            return len(_DIRECTIVE.findall(canon))
+        starts = sorted(s for k in _DIRECTIVE_KEYS for s in where.get(k, ()))
+        n, end = 0, -1
+        match = _DIRECTIVE_AT.match
+        for s in starts:
+            if s >= end and (m := match(canon, s)) is not None:
+                n += 1
+                end = m.end()
+        return n
+
     def _window(self, text: str, depth: int, state: _Scan) -> None:
         """Scan one bounded piece of text (or a decoded payload) into state."""
         canon, hidden, tags = canonical(text)
-        hits, toks = self._match(canon, state)
+        where = self._long.positions(canon) if len(canon) > LONG else None
+        hits, toks = self._match(canon, state, where)
         state.add(hits)
         for name, regex, level in self._custom:
             if regex.search(canon) or regex.search(text):
@@ -266,7 +293,7 @@ class Scanner:
         if (
             len(canon) >= DIRECTIVE_MIN_LEN
         ):  # a text dense with commands to "you" reads like a prompt
-            n = len(_DIRECTIVE.findall(canon))
+            n = self._directives(canon, where)
             if n >= DIRECTIVES and n * DIRECTIVE_SPACING >= len(canon):
                 state.mark("roleplay:directives", "roleplay", 1.0)
         if tags:
@@ -279,7 +306,7 @@ class Scanner:
             state.mark(
                 "obfuscation:mixed-script", "obfuscation", 2.0 if sig.mixed_script > 2 else 1.0
             )
-        readings = variants(canon, sig)
+        readings = variants(canon, sig, self._long.index)
         readings += self._rotated(canon, toks)
         for trick, reading in readings:
             if trick == "squashed":

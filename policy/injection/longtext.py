@@ -1,0 +1,214 @@
+"""Matching the rules on a long text at a cost that follows the anchors, not the length.
+
+Each rule gets one strategy when the matcher is built:
+
+- head: every match starts with a word whose key is in the rule's lead keys, so the
+  rule is tried with `match` at those words only (most rules);
+- scan: the regex starts with a rare mark (a newline, `<`, `[`, `#`, ...) or has no
+  anchor words; it is searched over the whole text, where the regex engine skips
+  quickly to the mark. A rule with anchor words is scanned only when one occurs; an
+  alternative anchored at the start of the text (`^`) is tried there once;
+- near: anything else is searched in spans around its anchor words.
+
+Anchor words are found in one pass over the text: words are split on non-word runs
+and their keys are looked up in one set, with C-level iteration (no per-word
+regex match object).
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import accumulate, compress
+from operator import itemgetter
+
+from policy.injection.anchors import KEY_LEN, line_body, split_top
+from policy.injection.ruleset import Rule
+
+__all__ = ["LongMatcher"]
+
+BEFORE = 200  # characters read before an anchor word of a "near" rule
+AFTER = 500  # and after it
+MAX_PLACES = 64  # positions kept per rule and text
+_SPLIT = re.compile(r"(\W+)")
+_KEY = itemgetter(slice(0, KEY_LEN))
+_MARKS = set("<[#!:@=%&~*\n-{(|")
+
+
+def _scannable(pattern: str) -> bool:
+    """Return whether a whole-text search of pattern is cheap: it starts at a line or a mark."""
+    return line_body(pattern) is not None or _mark_start(pattern)
+
+
+def _mark_start(pattern: str) -> bool:
+    """Return whether every match of pattern starts with a literal non-word character."""
+    for alt in split_top(pattern):
+        if alt.startswith("(?:"):
+            end = _close(alt)
+            if end < 0 or alt[end + 1 : end + 2] in {"?", "*", "{"}:
+                return False
+            if not _mark_start(alt[3:end]):
+                return False
+            continue
+        first = alt[1:2] if alt.startswith("\\") else alt[:1]
+        if alt.startswith("\\") and first == "n":
+            first = "\n"
+        if first not in _MARKS or alt[len(first) + (alt[:1] == "\\") :][:1] in {"?", "*", "{"}:
+            return False
+    return True
+
+
+def _close(alt: str) -> int:
+    """Return the index of the parenthesis closing the group at the start of alt."""
+    depth = 0
+    escaped = in_class = False
+    for i, c in enumerate(alt):
+        if escaped:
+            escaped = False
+        elif c == "\\":
+            escaped = True
+        elif in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1
+
+
+class _Scan:
+    """A rule searched over the whole text, with an optional start-of-text alternative."""
+
+    __slots__ = ("at_start", "gate_keys", "gate_literals", "offset", "rule", "search")
+
+    def __init__(self, rule: Rule) -> None:
+        """Split off alternatives anchored at the start; prefer newline search for line rules."""
+        self.rule = rule
+        pattern = rule.regex.pattern
+        self.gate_literals = rule.literals
+        self.gate_keys = () if rule.literals else rule.keys
+        self.offset = 0
+        body = line_body(pattern)
+        self.at_start: re.Pattern[str] | None = None
+        if body is not None:  # (?:^|\n)REST: REST at 0, "\nREST" elsewhere
+            self.at_start = re.compile(body)
+            self.search: re.Pattern[str] | None = re.compile("\n(?:" + body + ")")
+            self.offset = 1
+            return
+        alts = split_top(pattern)
+        rest = [a for a in alts if not a.startswith("^")]
+        if len(rest) < len(alts):
+            self.at_start = rule.regex
+            self.search = re.compile("|".join(rest)) if rest else None
+        else:
+            self.search = rule.regex
+
+    def places(self, text: str, where: dict[str, list[int]]) -> list[int]:
+        """Return where the rule matches text (at most MAX_PLACES), if its gate opens."""
+        if self.gate_literals:
+            if not any(x in text for x in self.gate_literals):
+                return []
+        elif self.gate_keys and not any(k in where for k in self.gate_keys):
+            return []
+        out: list[int] = []
+        if self.at_start is not None and self.at_start.match(text):
+            out.append(0)
+        if self.search is None:
+            return out
+        boundary = self.rule.boundary
+        for m in self.search.finditer(text):
+            s = m.start() + self.offset
+            if boundary and s and (text[s - 1].isalnum() or text[s - 1] == "_"):
+                continue
+            out.append(s)
+            if len(out) >= MAX_PLACES:
+                break
+        return out
+
+
+class LongMatcher:
+    """The rules of a RuleSet arranged for long texts (see the module docstring)."""
+
+    __slots__ = ("_by_lead", "_near", "_scans", "index")
+
+    def __init__(self, rules: tuple[Rule, ...], extra_keys: frozenset[str] = frozenset()) -> None:
+        """Choose a strategy per rule and index the anchor keys the text must be read for.
+
+        extra_keys: further keys whose positions the caller wants from `positions`.
+        """
+        self._scans: list[_Scan] = []
+        self._by_lead: dict[str, list[Rule]] = {}
+        self._near: dict[str, list[Rule]] = {}
+        for rule in rules:
+            if rule.head:
+                for key in rule.lead:
+                    self._by_lead.setdefault(key, []).append(rule)
+            elif rule.literals or not rule.keys or _scannable(rule.regex.pattern):
+                self._scans.append(_Scan(rule))
+            else:
+                for key in rule.keys:
+                    self._near.setdefault(key, []).append(rule)
+        gates = {k for s in self._scans for k in s.gate_keys}
+        self.index = frozenset(self._by_lead) | frozenset(self._near) | gates | extra_keys
+
+    def positions(self, text: str) -> dict[str, list[int]]:
+        """Return, per indexed key, where the words of text that start with it begin."""
+        parts = _SPLIT.split(text)
+        starts = list(accumulate(map(len, parts), initial=0))[0::2]
+        keys = list(map(_KEY, parts[0::2]))
+        where: dict[str, list[int]] = {}
+        wanted = map(self.index.__contains__, keys)
+        for key, start in compress(zip(keys, starts, strict=True), wanted):
+            where.setdefault(key, []).append(start)
+        return where
+
+    def match(
+        self, text: str, where: dict[str, list[int]] | None = None
+    ) -> list[tuple[Rule, list[int]]]:
+        """Return the rules that fire on text, each with where it fires (about).
+
+        where: the text's `positions`, if the caller has them already.
+        """
+        if where is None:
+            where = self.positions(text)
+        fired: list[tuple[Rule, list[int]]] = []
+        for scan in self._scans:
+            places = scan.places(text, where)
+            if places:
+                fired.append((scan.rule, places))
+        starts_of: dict[str, list[int]] = {}
+        rules: dict[str, Rule] = {}
+        for key, starts in where.items():
+            for rule in self._by_lead.get(key, ()):
+                starts_of.setdefault(rule.name, []).extend(starts)
+                rules[rule.name] = rule
+        for name, starts in starts_of.items():
+            match = rules[name].regex.match
+            hits = [s for s in sorted(starts) if match(text, s)][:MAX_PLACES]
+            if hits:
+                fired.append((rules[name], hits))
+        near: dict[str, list[int]] = {}
+        for key, starts in where.items():
+            for rule in self._near.get(key, ()):
+                near.setdefault(rule.name, []).extend(starts)
+                rules[rule.name] = rule
+        for name, starts in near.items():
+            hits = _places_near(rules[name], text, sorted(starts))
+            if hits:
+                fired.append((rules[name], hits))
+        return fired
+
+
+def _places_near(rule: Rule, text: str, starts: list[int]) -> list[int]:
+    """Return the starts of the merged spans around the given positions where rule fires."""
+    spans: list[tuple[int, int]] = []
+    for s in starts:
+        a, b = max(0, s - BEFORE), s + AFTER
+        if spans and a <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], b)
+        else:
+            spans.append((a, b))
+    return [a for a, b in spans if rule.fires(text[a:b])][:MAX_PLACES]
