@@ -12,15 +12,19 @@ import re
 from collections import Counter
 from datetime import datetime, timedelta
 
+from bot.approvals import edits_for
 from bot.commands import Answer, Handler
 from bot.config import parse_duration
+from bot.ops import forget_user, rotate_keys
 from bot.pipeline import Request
 from bot.services import Services, address_of
 from bot.stages.identity import RULES, close_pairing_card
-from bot.types import Outcome
+from bot.types import ApprovalCard, CardKind, CardState, Outcome
 from policy.autonomy import Autonomy
-from policy.pairing import hash_code, is_locked_out, normalize_code
+from policy.pairing import is_locked_out
 from policy.reasons import Reason
+from storage import FieldCipher, load_or_create_key
+from storage.crypto import new_key_material, replace_key_file
 
 __all__ = ["ADMIN"]
 
@@ -66,7 +70,7 @@ async def _decide_pairing(s: Services, r: Request, *, approve: bool, code: str) 
         minutes = int(RULES.lockout / timedelta(minutes=1))
         text = f"Too many wrong pairing codes from you; try again in {minutes} minutes."
         return Answer(text=text, reason=Reason.PAIRING_LOCKED_OUT, decision="deny")
-    found = await s.db.pairings.find_pending_by_hash(hash_code(normalize_code(code), s.pepper), now)
+    found = await s.db.pairings.find_pending_by_hashes(s.code_hashes(code), now)
     if found is None:
         await s.db.pairings.record_failure(sender, now)
         text = "No waiting pairing request has that code (codes expire after an hour)."
@@ -510,6 +514,69 @@ async def _unbench(s: Services, r: Request) -> Answer:
     )
 
 
+async def _forget(s: Services, r: Request) -> Answer:
+    args = r.command_args
+    if len(args) != 1 or not _KEY.match(args[0]):
+        return _usage(
+            "/forget platform:tenant:user  (erases the user; their audit rows keep a pseudonym)"
+        )
+    user = args[0]
+    if user in await s.admins() or user in await s.approvers():
+        text = f"{user} has a role in config.yaml or at run time; remove it first."
+        return Answer(text=text, reason=Reason.BAD_ARGUMENTS, decision="deny")
+    report = await forget_user(s.db, user, by=r.actor_key, now=s.clock())
+    s.invalidate()
+    s.state.buckets.pop(user, None)
+    s.state.usage.pop(user, None)
+    edits: list[Outcome] = []
+    for parked in report.cancelled:
+        card = ApprovalCard(
+            approval_id=parked.public_id,
+            kind=CardKind.RUN,
+            title=f"Request {parked.public_id}",
+            lines=("Withdrawn: the requester's data was erased",),
+            approve_token="",
+            deny_token="",
+            state=CardState.CANCELLED,
+            decided_by=r.inbound.actor.label,
+        )
+        edits.extend(edits_for(list(parked.card_refs), card))
+    text = (
+        f"Forgot {report.pseudonym}: {sum(report.deleted.values())} records deleted, "
+        f"{report.audit_rows} audit rows pseudonymised, {len(report.cancelled)} requests withdrawn; "
+        f"audit chain {'verifies' if report.audit_ok else 'DOES NOT verify'}."
+    )
+    return Answer(text=text, also=tuple(edits), detail={"pseudonym": report.pseudonym})
+
+
+async def _keys(s: Services, r: Request) -> Answer:
+    if r.command_args != ("rotate",):
+        return _usage("/keys rotate")
+    if s.key_path is None:
+        env = s.config.storage.data_key_env
+        text = (
+            f"The data key comes from {env}, which the bot cannot change. Stop the bot, run "
+            f"`frontdoor keys rotate --new-key-file FILE`, set {env} to the file's content, and start it again."
+        )
+        return Answer(text=text, reason=Reason.BAD_ARGUMENTS, decision="deny")
+    current, _ = load_or_create_key({}, "", s.key_path)
+    material = new_key_material(current)
+    cipher = FieldCipher(material)
+    replace_key_file(
+        s.key_path, material
+    )  # first: whatever happens next, the file opens every payload
+    s.db.use_cipher(cipher)
+    report = await rotate_keys(s.db, cipher)
+    s.use_keys(cipher.derive_keys("approval-tokens"), cipher.derive_keys("pairing-codes"))
+    text = (
+        f"Data key rotated: {report.rotated} parked requests re-encrypted, {report.undecryptable} unreadable. "
+        "The old key stays in the key file so buttons already sent keep working."
+    )
+    return Answer(
+        text=text, detail={"rotated": report.rotated, "undecryptable": report.undecryptable}
+    )
+
+
 async def _unlock(s: Services, r: Request) -> Answer:
     await s.db.settings.set("lockdown", {"active": False}, by=r.actor_key, now=s.clock())
     return Answer(text="Lockdown off: everyone paired can use the bot again.")
@@ -533,4 +600,6 @@ ADMIN: dict[str, Handler] = {
     "unlock": _unlock,
     "limits": _limits,
     "unbench": _unbench,
+    "forget": _forget,
+    "keys": _keys,
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
@@ -21,6 +22,8 @@ from bot.admin import ADMIN
 from bot.commands import Commands
 from bot.config import Config
 from bot.errors import StartupError
+from bot.metrics import Metrics, MetricsServer
+from bot.ops import storage_ok
 from bot.outbox import Outbox
 from bot.pipeline import Pipeline, Stage, Stop
 from bot.scheduler import Jobs
@@ -75,6 +78,8 @@ ADMIN_COMMANDS = (
     ("unlock", "End the lockdown"),
     ("limits", "A user's limits: USER [rate=N ...]"),
     ("unbench", "Reuse a benched credential profile"),
+    ("forget", "Erase a user (audit keeps a pseudonym)"),
+    ("keys", "rotate: new data key, parked requests re-encrypted"),
 )
 
 
@@ -146,9 +151,12 @@ def build_sandbox(config: Config, *, protected: Sequence[str] = ()) -> Sandbox:
 class DbAudit:
     """The pipeline's audit sink: redacts each row's detail, then appends to the hash chain."""
 
-    def __init__(self, db: Database, redact: Callable[[str], str]) -> None:
+    def __init__(
+        self, db: Database, redact: Callable[[str], str], metrics: Metrics | None = None
+    ) -> None:
         self._db = db
         self._redact = redact
+        self._metrics = metrics
         self._seen: dict[str, str] = {}  # short values repeat (codes, rule names): redact each once
 
     def _clean(self, value: Any) -> Any:
@@ -173,6 +181,17 @@ class DbAudit:
 
         cleaned = [dataclasses.replace(r, detail=self._clean(dict(r.detail))) for r in records]
         await self._db.audit.append_many(cleaned)
+        if self._metrics is not None:
+            self._observe(self._metrics, cleaned)
+
+    @staticmethod
+    def _observe(metrics: Metrics, events: Sequence[AuditEvent]) -> None:
+        metrics.observe_audit(events)
+        for e in events:
+            if e.stage == "execute" and "duration_ms" in e.detail:
+                metrics.observe_run(e.tool, e.reason, float(e.detail["duration_ms"]) / 1000)
+            if e.stage == "deliver" and isinstance(e.detail.get("redactions"), dict):
+                metrics.observe_redactions(e.detail["redactions"])
 
 
 _QUIET_DENIALS = frozenset(
@@ -208,6 +227,8 @@ class App:
         self.db: Database | None = None
         self.jobs: Jobs | None = None
         self.redactor: Redactor | None = None
+        self.metrics = Metrics()
+        self.metrics_server: MetricsServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._inflight: set[asyncio.Task[Any]] = set()
         self._messages: Pipeline | None = None
@@ -244,7 +265,7 @@ class App:
             log.warning(
                 "SANDBOX IS WEAK: sandbox.allow_weak_isolation is on; runs are not isolated"
             )
-        audit = DbAudit(self.db, redactor.redact_text)
+        audit = DbAudit(self.db, redactor.redact_text, self.metrics)
         outbox = Outbox(redact=lambda t: _counts(redactor, t), audit=audit, clock=self.clock)
         self.services = Services(
             config=c,
@@ -258,6 +279,11 @@ class App:
             token_key=cipher.derive_keys("approval-tokens")[0],
             pepper=cipher.derive_keys("pairing-codes")[0],
         )
+        self.services.use_keys(
+            cipher.derive_keys("approval-tokens"), cipher.derive_keys("pairing-codes")
+        )
+        if not self.env.get(c.storage.data_key_env):
+            self.services.key_path = db_path.with_suffix(".key")
         s = self.services
         message_stages: list[Stage] = [
             Dedupe(s),
@@ -293,7 +319,14 @@ class App:
             raise StartupError("no platform to serve: enable the console or set a platform's token")
         for adapter in self.adapters:
             outbox.attach(adapter)
+        self.metrics.set_sandbox_available(sandbox.available)
+        if c.metrics.enabled:
+            self.metrics_server = MetricsServer(
+                self.metrics, host=c.metrics.host, port=c.metrics.port, health=self.health
+            )
+            await self.metrics_server.start()
         self.jobs = Jobs(s)
+        self.jobs.on_selftest = self.metrics.set_sandbox_available
         self.jobs.start()
         for adapter in self.adapters:
             self._tasks.append(
@@ -318,8 +351,10 @@ class App:
         task = asyncio.current_task()
         if task is not None:
             self._inflight.add(task)
+        started = time.perf_counter()
         try:
             stop = await pipeline(inbound)
+            self.metrics.observe_pipeline((time.perf_counter() - started) * 1000)
             await self._after(inbound, stop)
             return stop
         finally:
@@ -346,6 +381,22 @@ class App:
                 f"(latest: {stop.reason}). See /audit 20 {key}."
             )
             await s.outbox.deliver(await s.to_admins(text), event_id=f"alert:{inbound.event_id}")
+
+    async def health(self) -> dict[str, object]:
+        """For /healthz: storage answers and the sandbox may run tools."""
+        s = self.services
+        storage = self.db is not None and await storage_ok(self.db)
+        sandbox = s is not None and s.sandbox.available
+        if s is not None:
+            self.metrics.set_sandbox_available(sandbox)
+            self.metrics.set_live_runs(len(s.sandbox.live_runs()))
+        lockdown = s is not None and storage and await s.lockdown() is not None
+        return {
+            "ok": storage and sandbox,
+            "storage": storage,
+            "sandbox": sandbox,
+            "lockdown": lockdown,
+        }
 
     async def wait(self) -> None:
         """Return when every adapter has stopped serving (the console: at end of input)."""
@@ -375,6 +426,9 @@ class App:
         await self.wait()
         if self.jobs is not None:
             self.jobs.stop()
+        if self.metrics_server is not None:
+            await self.metrics_server.stop()
+            self.metrics_server = None
         if self.db is not None:
             await self.db.close()
             self.db = None

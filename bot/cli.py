@@ -8,6 +8,9 @@
     frontdoor scan                                   injection verdicts for JSON lines {"text": ...}
     frontdoor policy explain --user ID --tool T [--channel C]
     frontdoor audit verify | export [--jsonl] | tail [-n N]
+    frontdoor forget USER                            erase a user; their audit rows keep a pseudonym
+    frontdoor backup DEST [--overwrite]              a consistent online copy of the database, verified
+    frontdoor keys rotate [--new-key-file F]         a new data key; parked requests re-encrypted
 
 Every subcommand takes `--config F` (default `./config.yaml`). Exit status 2
 means the config is invalid or the command cannot start; the message says why.
@@ -18,9 +21,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import getpass
 import json
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Mapping, Sequence
@@ -30,6 +35,7 @@ from typing import TextIO
 
 from bot.config import Config, load_config, parse_config
 from bot.errors import BotError, ConfigError
+from storage import Database, FieldCipher, load_or_create_key
 
 __all__ = ["lint", "main"]
 
@@ -81,6 +87,22 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--jsonl", action="store_true", help="JSON lines (the only format)")
     tail = aud.add_parser("tail", parents=[common], help="the last rows")
     tail.add_argument("-n", type=int, default=20)
+    fg = sub.add_parser("forget", parents=[common], help="erase a user (the bot may keep running)")
+    fg.add_argument("user", help="platform:tenant:user")
+    bk = sub.add_parser("backup", parents=[common], help="a consistent copy of the database")
+    bk.add_argument("dest")
+    bk.add_argument("--overwrite", action="store_true")
+    keys = sub.add_parser("keys", help="the data key").add_subparsers(
+        dest="keys_command", required=True
+    )
+    rot = keys.add_parser(
+        "rotate", parents=[common], help="rotate the data key (stop the bot first)"
+    )
+    rot.add_argument(
+        "--new-key-file",
+        default=None,
+        help="where to write the new key when it comes from the environment",
+    )
     return p
 
 
@@ -110,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _explain(_config(args.config, required=True), args.user, args.tool, args.channel)
         if args.command == "audit":
             return asyncio.run(_audit(args, _config(args.config, required=True), env))
+        if args.command in ("forget", "backup", "keys"):
+            return asyncio.run(_ops(args, _config(args.config, required=True), env))
     except ConfigError as e:
         print(f"frontdoor: {e}", file=sys.stderr)
         return EXIT_CONFIG
@@ -225,7 +249,6 @@ def _file_modes(config_path: Path) -> list[str]:
 async def _live_checks(config: Config, env: Mapping[str, str]) -> list[str]:
     """What only the running system can tell: the isolation self-test and the grants made at run time."""
     from bot.app import build_sandbox
-    from storage import Database, FieldCipher
 
     out: list[str] = []
     sandbox = build_sandbox(config, protected=(str(config.db_path.parent), config.base_dir))
@@ -348,23 +371,28 @@ def _explain(config: Config, user: str, tool: str, channel: str | None) -> int:
 # --- audit -----------------------------------------------------------------------------------
 
 
-async def _audit(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:
-    from storage import Database, FieldCipher, load_or_create_key
-
+async def _open_db(config: Config, env: Mapping[str, str]) -> Database | None:
+    """The bot's database with its data key; None (after saying why) when either is missing."""
     path = config.db_path
+    key_path = path.with_suffix(".key")
     if not path.exists():
         print(f"frontdoor: {path}: no database yet (run the bot first)", file=sys.stderr)
-        return EXIT_CONFIG
-    key_path = path.with_suffix(".key")
+        return None
     if not env.get(config.storage.data_key_env) and not key_path.exists():
         print(
             f"frontdoor: no data key: set {config.storage.data_key_env} or restore {key_path} "
             "(the audit log's signatures are checked with it)",
             file=sys.stderr,
         )
-        return EXIT_CONFIG
+        return None
     key, _ = load_or_create_key(env, config.storage.data_key_env, key_path)
-    db = await Database.open(path, cipher=FieldCipher(key))
+    return await Database.open(path, cipher=FieldCipher(key))
+
+
+async def _audit(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:
+    db = await _open_db(config, env)
+    if db is None:
+        return EXIT_CONFIG
     try:
         if args.audit_command == "verify":
             result = await db.audit.verify()
@@ -379,5 +407,54 @@ async def _audit(args: argparse.Namespace, config: Config, env: Mapping[str, str
         for row in await db.audit.tail(args.n):
             print(row.to_json())
         return 0
+    finally:
+        await db.close()
+
+
+async def _ops(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:
+    from bot.ops import backup, forget_user, rotate_keys
+    from storage.crypto import new_key_material, replace_key_file
+
+    db = await _open_db(config, env)
+    if db is None:
+        return EXIT_CONFIG
+    try:
+        if args.command == "forget":
+            if not re.fullmatch(r"(console|slack|telegram):[^:\s]+:[^:\s]+", args.user):
+                print("frontdoor: USER is platform:tenant:user", file=sys.stderr)
+                return EXIT_CONFIG
+            by = f"cli:{getpass.getuser()}"
+            report = await forget_user(db, args.user, by=by, now=datetime.now(UTC))
+            print(
+                f"forgot {report.pseudonym}: deleted {dict(report.deleted)}, {report.audit_rows} audit rows "
+                f"pseudonymised, {len(report.cancelled)} requests withdrawn; chain ok: {report.audit_ok} "
+                "(a running bot notices within seconds)"
+            )
+            return 0 if report.audit_ok else 1
+        if args.command == "backup":
+            copy = await backup(db, Path(args.dest), overwrite=args.overwrite)
+            print(f"backup {copy.path}: {copy.size_bytes} bytes, audit chain ok: {copy.audit.ok}")
+            return 0 if copy.ok else 1
+        key_path = config.db_path.with_suffix(".key")
+        env_name = config.storage.data_key_env
+        from_env = bool(env.get(env_name))
+        if from_env and not args.new_key_file:
+            print(
+                f"frontdoor: the key comes from {env_name}; give --new-key-file F", file=sys.stderr
+            )
+            return EXIT_CONFIG
+        current, _ = load_or_create_key(env, env_name, key_path)
+        material = new_key_material(current)
+        target = Path(args.new_key_file) if from_env else key_path
+        # the file first: whatever happens next, it opens every payload (new and old keys)
+        replace_key_file(target, material)
+        cipher = FieldCipher(material)
+        db.use_cipher(cipher)
+        rotated = await rotate_keys(db, cipher)
+        done_text = f"{rotated.rotated} payloads re-encrypted, {rotated.undecryptable} unreadable"
+        print(f"rotated: {done_text}; new key in {target}")
+        if from_env:
+            print(f"set {env_name} to the content of {target} before starting the bot")
+        return 0 if rotated.ok else 1
     finally:
         await db.close()

@@ -18,7 +18,7 @@ from bot.pipeline import Continue, Request, StageBase, Stop, reply
 from bot.services import Services, address_of, tool_spec
 from bot.stages.identity import RULES
 from bot.types import ChannelKind, Outcome
-from policy.pairing import hash_code, is_locked_out, new_code, normalize_code, same_hash
+from policy.pairing import hash_code, is_locked_out, new_code, same_hash
 from policy.reasons import Reason
 from policy.tools import usage
 
@@ -56,6 +56,7 @@ ADMIN_HELP = """Admin commands:
 /autonomy LEVEL [default|USER|channel:ID]   LEVEL: autonomous, supervised, approval
 /pending | /runs | /kill RUN | /audit [N] [USER|TOOL] | /stats
 /limits USER [rate=N burst=N concurrency=N cpu=S runs=N | reset] | /unbench TOOL N
+/forget USER (erase a user; audit rows keep a pseudonym) | /keys rotate
 /lockdown [reason] | /unlock"""
 
 
@@ -204,8 +205,8 @@ async def _link_confirm(s: Services, r: Request, code: str) -> Answer:
             decision="deny",
         )
     pending = await s.db.settings.get("link_requests") or {}
-    wanted = hash_code(normalize_code(code), s.pepper)
-    found = next((v for h, v in pending.items() if same_hash(h, wanted)), None)
+    wanted = s.code_hashes(code)
+    found = next((v for h, v in pending.items() if any(same_hash(h, w) for w in wanted)), None)
     if found is None or found["to"] != me or datetime.fromisoformat(found["expires"]) <= now:
         await s.db.pairings.record_failure(me, now)
         return Answer(

@@ -29,6 +29,7 @@ class Jobs:
     def __init__(self, services: Services) -> None:
         self._s = services
         self._scheduler: AsyncIOScheduler | None = None
+        self.on_selftest: Callable[[bool], None] | None = None
 
     def start(self) -> None:
         """Schedule every job on the running event loop."""
@@ -134,6 +135,8 @@ class Jobs:
         s = self._s
         was = s.sandbox.available
         report = await s.sandbox.selftest()
+        if self.on_selftest is not None:
+            self.on_selftest(report.ok)
         if report.ok != was:
             level = logging.INFO if report.ok else logging.ERROR
             log.log(

@@ -17,12 +17,15 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.config import Config, ToolConfig
 from bot.types import Address, Outcome
+from policy.approvals import token_hash
 from policy.autonomy import Autonomy, Risk, resolve_autonomy
 from policy.guardrails import Breaker, Usual
+from policy.pairing import hash_code, normalize_code
 from policy.permissions import (
     GrantEntry,
     GroupRule,
@@ -121,6 +124,11 @@ class Services:
     clock: Callable[[], datetime]
     token_key: bytes
     pepper: bytes
+    old_token_keys: tuple[bytes, ...] = ()
+    old_peppers: tuple[bytes, ...] = ()
+    key_path: Path | None = (
+        None  # where the data key lives; None when it comes from the environment
+    )
     state: RuntimeState = field(default_factory=RuntimeState)
     rules: Rules = field(init=False)
     _cached: _View | None = field(default=None, init=False)
@@ -258,6 +266,21 @@ class Services:
         """Credential profiles benched after repeated auth failures, by tool."""
         value = (await self._view()).benched
         return value if isinstance(value, dict) else {}
+
+    def token_hashes(self, token: str) -> list[str]:
+        """A button token hashed under the current key and every older one (tokens survive a key rotation)."""
+        return [token_hash(token, k) for k in (self.token_key, *self.old_token_keys)]
+
+    def code_hashes(self, code: str) -> list[str]:
+        """A pairing or link code hashed under the current pepper and every older one."""
+        return [hash_code(normalize_code(code), p) for p in (self.pepper, *self.old_peppers)]
+
+    def use_keys(self, token_keys: list[bytes], peppers: list[bytes]) -> None:
+        """Switch to new derived keys (newest first), e.g. after `/keys rotate`."""
+        self.token_key, *rest = token_keys
+        self.old_token_keys = tuple(rest)
+        self.pepper, *older = peppers
+        self.old_peppers = tuple(older)
 
     async def to_admins(self, text: str) -> tuple[Outcome, ...]:
         """The same notice for every admin, as direct messages."""

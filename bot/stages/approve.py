@@ -22,7 +22,6 @@ from policy.approvals import (
     Decision,
     check_approver,
     is_token_shaped,
-    token_hash,
     transition,
 )
 from policy.reasons import Reason
@@ -54,7 +53,7 @@ class ResolveToken(StageBase):
         token = request.inbound.token
         if not is_token_shaped(token):
             return Stop(reason=Reason.TOKEN_INVALID, outcomes=(reply(request, _INVALID),))
-        found = await self._s.db.approvals.find_by_token_hash(token_hash(token, self._s.token_key))
+        found = await self._s.db.approvals.find_by_token_hashes(self._s.token_hashes(token))
         if found is None:
             return Stop(reason=Reason.TOKEN_INVALID, outcomes=(reply(request, _INVALID),))
         approval, action = found

@@ -105,7 +105,9 @@ class Identify(StageBase):
         if live and latest is not None:
             await s.db.pairings.decide(latest.id, status="expired", by="reissue", now=now)
         code = new_code()
-        while sum(ch.isalpha() for ch in code) < 3:  # never mistaken for a number (phone, card) by the redactor
+        while (
+            sum(ch.isalpha() for ch in code) < 3
+        ):  # never mistaken for a number (phone, card) by the redactor
             code = new_code()
         created = await s.db.pairings.create(
             actor_key=actor.key,

@@ -38,6 +38,8 @@ ADMIN_COMMANDS = (
     "stats",
     "limits",
     "unbench",
+    "forget",
+    "keys",
 )
 _ALL = frozenset(USER_COMMANDS) | frozenset(ADMIN_COMMANDS)
 

@@ -126,3 +126,25 @@ def test_audit_verify_needs_the_key_and_detects_tampering(workdir: Path) -> None
     assert "BROKEN" in broken.stdout
     (workdir / "data" / "frontdoor.key").rename(workdir / "data" / "moved.key")
     assert frontdoor("audit", "verify", cwd=workdir).returncode == 2
+
+
+def test_backup_forget_and_key_rotation(workdir: Path) -> None:
+    """`backup` makes a verified 0600 copy; `forget` pseudonymises; `keys rotate` keeps the audit readable."""
+    run = frontdoor("run", cwd=workdir, stdin="bob: hello\nadmin: /pair list\n")
+    assert run.returncode == 0, run.stderr
+    copy = frontdoor("backup", str(workdir / "copy.db"), cwd=workdir)
+    assert copy.returncode == 0, copy.stderr + copy.stdout
+    assert "audit chain ok: True" in copy.stdout
+    assert (workdir / "copy.db").stat().st_mode & 0o077 == 0
+    assert (
+        frontdoor("backup", str(workdir / "copy.db"), cwd=workdir).returncode != 0
+    )  # never overwrites silently
+    gone = frontdoor("forget", "console:local:bob", cwd=workdir)
+    assert gone.returncode == 0, gone.stderr + gone.stdout
+    assert "forgotten:" in gone.stdout
+    assert b"console:local:bob" not in (workdir / "data" / "frontdoor.db").read_bytes()
+    old_key = (workdir / "data" / "frontdoor.key").read_bytes()
+    rotated = frontdoor("keys", "rotate", cwd=workdir)
+    assert rotated.returncode == 0, rotated.stderr + rotated.stdout
+    assert (workdir / "data" / "frontdoor.key").read_bytes() != old_key
+    assert frontdoor("audit", "verify", cwd=workdir).returncode == 0

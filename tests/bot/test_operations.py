@@ -322,3 +322,81 @@ async def test_link_lets_grants_follow_the_person(clock: Clock, tmp_path: Path) 
         assert (await app.handle(telegram.message("42", "/run logs"))).reason != Reason.EXECUTED
     finally:
         await app.stop()
+
+
+async def test_key_rotation_then_a_parked_request_is_approved(
+    start_app: AppFactory, chat: FakeChat
+) -> None:
+    """A request parked before /keys rotate is approved after it (button token and payload both survive)."""
+    app = await start_app()
+    await pair(app, chat, "bob")
+    await app.handle(chat.message("bob", "/run restart_service service=api"))
+    cards = chat.cards("carol")
+    assert cards and cards[-1].card is not None
+    approve = cards[-1].card.approve_token
+    assert app.db is not None
+    key_file = app.config.db_path.with_suffix(".key")
+    before = key_file.read_bytes()
+    assert (await app.handle(chat.message("admin", "/keys rotate"))).reason == Reason.COMMAND
+    assert any(
+        re.search(r"[1-9]\d* parked requests re-encrypted, 0 unreadable", t)
+        for t in chat.texts("admin")
+    )
+    after = key_file.read_bytes()
+    assert after != before and after.strip().endswith(before.strip())  # new key first, old kept
+    assert (await app.handle(chat.press("carol", approve))).reason == Reason.EXECUTED
+    assert "restarting api ... done" in chat.last("bob")
+
+
+async def test_forget_erases_a_user_and_the_chain_verifies(
+    start_app: AppFactory, chat: FakeChat
+) -> None:
+    """/forget removes the user's identity and parked requests; their audit rows keep a pseudonym."""
+    app = await start_app()
+    await pair(app, chat, "bob")
+    await app.handle(chat.message("bob", "/run hello"))
+    await app.handle(chat.message("bob", "/run restart_service service=api"))
+    await app.handle(chat.message("admin", "/forget console:local:bob"))
+    told = [t for t in chat.texts("admin") if t.startswith("Forgot forgotten:")]
+    assert told and "verifies" in told[-1]
+    assert app.db is not None
+    assert (await app.db.audit.verify()).ok
+    assert not [r for r in await app.db.audit.tail(1000) if r.actor == "console:local:bob"]
+    assert (
+        await app.handle(chat.message("bob", "/run hello"))
+    ).reason == Reason.PAIRING_CODE_ISSUED
+    assert (
+        await app.handle(chat.message("carol", "/forget console:local:admin"))
+    ).reason == Reason.NOT_ADMIN
+
+
+async def test_healthz_and_metrics_endpoint(chat: FakeChat, clock: Clock, tmp_path: Path) -> None:
+    """With metrics on, /healthz reports storage and sandbox, and /metrics counts decisions."""
+    import aiohttp
+
+    app = App(
+        _config(tmp_path, metrics={"enabled": True, "port": 0}),
+        env=ENV,
+        adapters=[chat],
+        clock=clock,
+    )
+    await app.start()
+    try:
+        await pair(app, chat, "bob")
+        await app.handle(chat.message("bob", "/run hello"))
+        assert app.metrics_server is not None
+        base = f"http://127.0.0.1:{app.metrics_server.port}"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/healthz") as r:
+                assert r.status == 200
+                body = await r.json()
+                assert body["ok"] is True and body["sandbox"] is True
+                assert r.headers["X-Content-Type-Options"] == "nosniff"
+            async with http.get(f"{base}/metrics") as r:
+                text = await r.text()
+        assert (
+            'frontdoor_requests_total{decision="allow",reason="executed",stage="execute"}' in text
+        )
+        assert "console:local:bob" not in text
+    finally:
+        await app.stop()
