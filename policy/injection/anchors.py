@@ -152,16 +152,68 @@ def _alt_keys(alt: str) -> frozenset[str] | None:
         return None
     rest = alt[len(word) :]
     if rest[:1] in _QUANT:  # the word's last letter is quantified
-        word = word[:-1]
-        return frozenset({key_of(word)}) if len(word) >= KEY_LEN else None
+        if rest[:1] != "?" or rest[1:2] in _QUANT:
+            shorter = word[:-1]
+            return frozenset({key_of(shorter)}) if len(shorter) >= KEY_LEN else None
+        return _either(word + rest[1:], word[:-1] + rest[1:])
     if len(word) >= KEY_LEN:
         return frozenset({key_of(word)})
+    if rest.startswith("(?:"):  # a short word, then a group: read with each alternative
+        end = group_end(rest)
+        quant = rest[end + 1 : end + 2] if end > 0 else "*"
+        if quant in {"*", "+", "{"}:
+            return None
+        tail = rest[end + 2 :].removeprefix("?") if quant == "?" else rest[end + 1 :]
+        subs = [word + sub + tail for sub in split_top(rest[3:end])]
+        return _either(*subs, *([word + tail] if quant == "?" else []))
+    optional = _optional_char(rest)
+    if optional is not None:  # word, then an optional character: read with each choice
+        chars, tail = optional
+        return _either(*(word + c + tail for c in chars), word + tail)
     # A short word is its own key only if the match shows that the word ends there.
     if rest.startswith("\\b") or (rest[:1] in _ENDS_WORD and rest[1:2] not in _OPTIONAL):
         return frozenset({word})
-    if rest.startswith(("\\s", "\\.", "\\n")) and rest[2:3] not in _OPTIONAL:
+    escaped_mark = rest[:1] == "\\" and rest[1:2] and not rest[1].isalnum()
+    if (escaped_mark or rest.startswith(("\\s", "\\n"))) and rest[2:3] not in _OPTIONAL:
         return frozenset({word})
     return None
+
+
+def _either(*alts: str) -> frozenset[str] | None:
+    """Return the union of the lead keys of several alternatives, or None if one is unsure."""
+    keys: set[str] = set()
+    for alt in alts:
+        found = _alt_keys(alt)
+        if found is None:
+            return None
+        keys |= found
+    return frozenset(keys)
+
+
+def _optional_char(rest: str) -> tuple[list[str], str] | None:
+    """Read `X?` at the start of rest, X one literal character or a plain class.
+
+    Returns the choices for X (escaped for a regex) and what follows, or None.
+    """
+    if rest.startswith("["):
+        end = rest.find("]", 1)
+        body = rest[1:end]
+        if end < 0 or body.startswith("^") or "\\" in body.replace("\\-", ""):
+            return None
+        chars = body.replace("\\-", "")
+        if "-" in chars[1:-1]:
+            return None  # a range
+        choices = sorted(set(chars) | ({"-"} if "\\-" in body else set()))
+        after = rest[end + 1 :]
+    elif rest.startswith("\\") and rest[1:2] and not rest[1].isalnum():
+        choices, after = [rest[1]], rest[2:]
+    elif rest[:1] and rest[0] not in _META:
+        choices, after = [rest[0]], rest[1:]
+    else:
+        return None
+    if after[:1] != "?" or after[1:2] in _QUANT - {"?"}:
+        return None
+    return ["\\" + c if c in _META else c for c in choices], after[1:].removeprefix("?")
 
 
 def line_body(pattern: str) -> str | None:

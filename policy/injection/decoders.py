@@ -18,6 +18,7 @@ import html
 import quopri
 import re
 import urllib.parse
+from itertools import compress
 
 from policy.injection.normalize import suspect_lines
 
@@ -89,6 +90,7 @@ _MORSE_TABLE = dict(
     )
 )
 MAX_SEGMENTS = 16
+_AT_LEAST_16 = (15).__lt__
 LONG = 2048
 
 
@@ -154,7 +156,11 @@ def _segments(text: str) -> list[tuple[str, str]]:
     long_text = len(text) > LONG
     # Runs of the base64, base32 and unspaced hex alphabets hold no whitespace: in a long
     # text they are looked for only in its long whitespace-separated tokens.
-    runs = "\n".join(t for t in text.split() if len(t) >= 16) if long_text else text
+    if long_text:
+        toks = text.split()
+        runs = "\n".join(compress(toks, map(_AT_LEAST_16, map(len, toks))))
+    else:
+        runs = text
     if len(text) >= 16:
         for m in _B64.finditer(runs):
             seg = m.group()

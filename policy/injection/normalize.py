@@ -136,14 +136,14 @@ def suspect_lines(text: str, regex: re.Pattern[str]) -> str:
     if len(text) <= LONG:
         return text
     lines: list[str] = []
-    end = -1
-    for m in regex.finditer(text):
-        if m.start() <= end:
-            continue
+    search = regex.search
+    m = search(text)
+    while m is not None:
         start = text.rfind("\n", 0, m.start()) + 1
         end = text.find("\n", m.end())
         end = len(text) if end < 0 else end
         lines.append(text[start:end])
+        m = search(text, end + 1)  # the next line with a match
     return "\n".join(lines)
 
 
@@ -155,22 +155,22 @@ def _leet_lines(text: str, anchors: frozenset[str] | None) -> str:
     if anchors is None:
         return suspect_lines(text, _LEET_HINT)
     lines: list[str] = []
-    end = done = -1
-    for m in _LEET_HINT.finditer(text):
-        if m.start() <= end or m.start() < done:
-            continue  # on a line already taken, or in a word already read
-        a = m.start()
-        while a > done + 1 and (text[a - 1].isalnum() or text[a - 1] in _LEET_CHARS):
-            a -= 1
-        b = _LEET_TAIL.match(text, m.end()).end()  # type: ignore[union-attr]
-        done = b
+    rev = text[::-1]  # to find where a word begins with a forward regex match
+    n = len(text)
+    search, tail = _LEET_HINT.search, _LEET_TAIL.match
+    m = search(text)
+    while m is not None:
+        a = n - tail(rev, n - m.start()).end()  # type: ignore[union-attr]
+        b = tail(text, m.end()).end()  # type: ignore[union-attr]
         folded = text[a:b].translate(_HOMOGLYPHS).translate(_LEET)
         if not any(w[:4] in anchors for w in _WORD.findall(folded)):
+            m = search(text, b)  # the next word with a hint
             continue
         start = text.rfind("\n", 0, a) + 1
         end = text.find("\n", b)
         end = len(text) if end < 0 else end
         lines.append(text[start:end])
+        m = search(text, end + 1)  # the next line
     return "\n".join(lines)
 
 

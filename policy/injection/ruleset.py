@@ -59,8 +59,7 @@ def rule_table(check: str, rows: Iterable[tuple[float, str, str]], prefix: str =
         if boundary:
             pattern = pattern[2:]
         first = heads(pattern) if boundary and not literals else None
-        worded = boundary or all(a.startswith("\\b") for a in split_top(pattern))
-        lead = lead_keys(pattern) if worded and not literals else None
+        lead = lead_keys(pattern) if not literals else None
         rules.append(
             Rule(
                 name=f"{check}:{prefix}{i}",
