@@ -1,12 +1,14 @@
-"""Finding every occurrence of many short literals (rule triggers, name hints) in one pass.
+"""Finding every occurrence of many short literals (rule triggers, name hints) in a few passes.
 
-`re` has no multi-literal search: an alternation of literals is tried at every position whose
-character can start one of them, and in ordinary text almost every letter can. So each literal
-is searched from its rarest character instead: `ghp_` becomes `_(?<=ghp_)`, `token` becomes
-`k(?<=tok)(?=en)`. The compiled alternation then starts only at a few rare characters (upper
-case letters, `_`, `k`, `x`, `~` ...), which `re` skips to without starting a match attempt, and
-each hit is one of the literals. Lookarounds consume nothing, so overlapping literals are all
-found: every position holding an anchor character is examined exactly once.
+`re` has no multi-literal search, and an alternation of literals is slow: `re` must start a
+match attempt at every character that can begin one of them, and in ordinary text almost every
+letter can. But `re` skips to a pattern's literal first character very fast (about as fast as
+`str.find`), and a lookaround costs nothing until it is reached. So each literal is searched
+from one of its characters (its anchor) with one pass per anchor character: `ghp_` becomes
+`g(?=hp_)`, `token` becomes `k(?=en(?<=token))`, and all literals anchored at `k` share the
+pass `k(?=...)` whose lookahead is a trie of what follows. Anchors are chosen so that few
+passes cover every literal, each stopping only at characters that are rare in logs and prose.
+Lookarounds consume nothing, so overlapping literals are all found.
 
     scan = TriggerScan(["ghp_", "xox", "token"])
     scan.positions("use ghp_x and xoxb-1")  ->  {"ghp_": [4], "xox": [14]}
@@ -60,20 +62,38 @@ def rarity(ch: str) -> float:
     return 0.1
 
 
-def _anchor(word: str) -> int:
-    """Where to search `word` from: a rare character with at least two characters after it.
+_PASS_COST = 0.5
+"""What one more regex pass costs, in units of one per cent of anchor-character frequency."""
 
-    What follows the anchor is checked by literal comparisons inside one lookahead, which
-    reject a wrong position at once; what precedes it needs a lookbehind, tried only after
-    the following characters matched. A short tail would leave the lookbehind to run at every
-    occurrence of the anchor character, hence the penalty.
+
+def _offset(word: str, ch: str) -> int:
+    """The occurrence of `ch` in `word` to search from: the first one that leaves at least two
+    characters to check by literal comparison, else the last one (the most of `word` before it
+    is then checked in one lookbehind)."""
+    spots = [i for i, c in enumerate(word) if c == ch]
+    long_tail = [i for i in spots if len(word) - i - 1 >= 2]
+    return long_tail[0] if long_tail else spots[0]
+
+
+def _anchors(words: Iterable[str]) -> dict[str, int]:
+    """Which character of each word to search from, chosen greedily so that few passes cover all
+    words and each pass stops only at a character that is rare in logs and prose.
+
+    Each pass costs `_PASS_COST` plus the frequency of its character; the character with the
+    lowest cost per word it covers is taken until every word is covered.
     """
-
-    def cost(i: int) -> tuple[float, int]:
-        tail = len(word) - i - 1
-        return (rarity(word[i]) + (0.0 if tail >= 2 or tail == len(word) - 1 else 0.8), i)
-
-    return min(range(len(word)), key=cost)
+    uncovered = set(words)
+    chosen: dict[str, int] = {}
+    while uncovered:
+        chars = {c for w in uncovered for c in w}
+        best = min(
+            chars,
+            key=lambda c: ((_PASS_COST + rarity(c)) / sum(c in w for w in uncovered), c),
+        )
+        for word in [w for w in uncovered if best in w]:
+            chosen[word] = _offset(word, best)
+            uncovered.discard(word)
+    return chosen
 
 
 _Trie = dict[str, "_Trie"]
@@ -93,17 +113,15 @@ def _tail_regex(node: _Trie) -> str:
 
 
 class TriggerScan:
-    """All start positions of a fixed set of literals in a text, found with one regex pass."""
+    """All start positions of a fixed set of literals in a text, one regex pass per anchor."""
 
     def __init__(self, words: Iterable[str]) -> None:
         self.words = tuple(sorted({w for w in words if w}))
         by_char: dict[str, list[tuple[str, int]]] = {}
-        for word in self.words:
-            i = _anchor(word)
+        for word, i in sorted(_anchors(self.words).items()):
             by_char.setdefault(word[i], []).append((word, i))
-        self._by_char = {c: tuple(v) for c, v in by_char.items()}
-        groups = []
-        for ch, entries in sorted(by_char.items(), key=lambda kv: -rarity(kv[0])):
+        passes: list[tuple[re.Pattern[str], tuple[tuple[str, int], ...]]] = []
+        for ch, entries in sorted(by_char.items()):
             root: _Trie = {}
             for word, i in entries:
                 node = root
@@ -113,17 +131,18 @@ class TriggerScan:
                 # starts before the anchor.
                 node[word if i else ""] = {}
             tail = _tail_regex(root)
-            groups.append(re.escape(ch) + ("(?=" + tail + ")" if tail else ""))
-        self._rx = re.compile("|".join(groups) if groups else "(?!)")
+            rx = re.compile(re.escape(ch) + ("(?=" + tail + ")" if tail else ""))
+            passes.append((rx, tuple(entries)))
+        self._passes = tuple(passes)
 
     def positions(self, hay: str) -> dict[str, list[int]]:
         """Every literal that occurs in `hay`, with its start positions in ascending order."""
         found: dict[str, list[int]] = {}
-        by_char = self._by_char
         starts = hay.startswith
-        for m in self._rx.finditer(hay):
-            p = m.start()
-            for word, i in by_char[hay[p]]:
-                if i <= p and starts(word, p - i):
-                    found.setdefault(word, []).append(p - i)
+        for rx, entries in self._passes:
+            for m in rx.finditer(hay):
+                p = m.start()
+                for word, i in entries:
+                    if i <= p and starts(word, p - i):
+                        found.setdefault(word, []).append(p - i)
         return found
