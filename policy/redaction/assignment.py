@@ -192,8 +192,10 @@ def assignments(text: str, lowered: str) -> Iterator[Span]:
         am = _ASSIGN.match(text, ident_end)
         if am is None:
             continue
-        op = am.group("op") or ""
         quote = am.group("q")
+        if cls == "weak" and not quote:
+            continue  # a bare `key` only counts with a quoted value (see `_check_value`)
+        op = am.group("op") or ""
         if "\n" in am.group("sp") and op != ">":
             continue
         if op in (",", "(") and not quote:
