@@ -116,8 +116,9 @@ async def test_cancelling_the_caller_kills_the_run(sb: Sandbox) -> None:
     task = asyncio.create_task(
         sb.run(RunSpec(run_id="c", python=code, limits=Limits(wall_seconds=30)))
     )
-    while not processes_of_uid(SANDBOX_UID):
+    while not processes_of_uid(SANDBOX_UID) and not task.done():
         await asyncio.sleep(0.01)
+    assert not task.done(), task.result()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
