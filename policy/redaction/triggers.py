@@ -96,6 +96,9 @@ def _anchors(words: Iterable[str]) -> dict[str, int]:
     return chosen
 
 
+_SHORT = 2048
+"""Below this length one combined pass is cheaper than one pass per anchor character."""
+
 _Trie = dict[str, "_Trie"]
 
 
@@ -134,11 +137,22 @@ class TriggerScan:
             rx = re.compile(re.escape(ch) + ("(?=" + tail + ")" if tail else ""))
             passes.append((rx, tuple(entries)))
         self._passes = tuple(passes)
+        # Short text: one alternation of every pass costs one call instead of one per anchor.
+        self._one = re.compile("|".join(rx.pattern for rx, _ in passes) or "(?!)")
+        self._entries = {c: tuple(v) for c, v in by_char.items()}
 
     def positions(self, hay: str) -> dict[str, list[int]]:
         """Every literal that occurs in `hay`, with its start positions in ascending order."""
         found: dict[str, list[int]] = {}
         starts = hay.startswith
+        if len(hay) < _SHORT:
+            by_char = self._entries
+            for m in self._one.finditer(hay):
+                p = m.start()
+                for word, i in by_char[hay[p]]:
+                    if i <= p and starts(word, p - i):
+                        found.setdefault(word, []).append(p - i)
+            return found
         for rx, entries in self._passes:
             for m in rx.finditer(hay):
                 p = m.start()
