@@ -21,20 +21,26 @@ _DOMAIN = re.compile(
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![\w-])"
 )
 _PHONE_INTL = re.compile(r"\+\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){2,5}(?![\d])(?!\.\d)")
-_PHONE_US = tuple(
-    re.compile(p + rb"(?![0Aa_\-]|\.0)")
-    for p in (
-        rb"000-000-0000(?<![0Aa_.+\-]000-000-0000)",
-        rb"000\.000\.0000(?<![0Aa_.+\-]000\.000\.0000)",
-        rb"\((?<![0Aa_]\()000\) ?000[-. ]0000",
-    )
+_PHONE_US = (
+    # (pattern, characters its matches start before the pattern's first literal): searching
+    # from the first separator, which is rarer than a digit, lets `re` skip most positions.
+    (
+        re.compile(rb"-000-0000(?<![0Aa_.+\-]000-000-0000)(?<=000-000-0000)(?![0Aa_\-]|\.0)"),
+        3,
+    ),
+    (
+        re.compile(rb"\.000\.0000(?<![0Aa_.+\-]000\.000\.0000)(?<=000\.000\.0000)(?![0Aa_\-]|\.0)"),
+        3,
+    ),
+    (re.compile(rb"\((?<![0Aa_]\()000\) ?000[-. ]0000(?![0Aa_\-]|\.0)"), 0),
 )
 _CARD = re.compile(
     rb"0000(?<![0Aa_.\-]0000)(?:0{9,15}|(?P<s>[ \-])0000(?P=s)0000(?P=s)0{1,7}|(?P<t>[ \-])000000(?P=t)0{4,5})"
     rb"(?![0Aa_\-]|\.0)"
 )
 _IBAN = re.compile(rb"AA00(?<![0Aa_]AA00)(?: ?[A0]{4}){2,7}(?: ?[A0]{1,4})?(?![0Aa])")
-_SSN = re.compile(rb"000-00-0000(?<![0Aa_\-]000-00-0000)(?![0Aa_\-])")
+_SSN = re.compile(rb"-00-0000(?<![0Aa_\-]000-00-0000)(?<=000-00-0000)(?![0Aa_\-])")
+"""Matches start three digits before the first `-` that the search starts from."""
 _IPV4 = re.compile(r"\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w]|\.\d)")
 _SHAPE_TABLE = bytes(
     48 if 48 <= i <= 57 else 65 if 65 <= i <= 90 else 97 if 97 <= i <= 122 else i
@@ -141,9 +147,9 @@ def phones(text: str, lowered: str) -> Iterator[Span]:
                 yield (m.start(), m.end(), "phone")
     if "-" in text or "." in text or "(" in text:
         shape = _shape(text)
-        for pattern in _PHONE_US:
+        for pattern, back in _PHONE_US:
             for hit in pattern.finditer(shape):
-                yield (hit.start(), hit.end(), "phone")
+                yield (hit.start() - back, hit.end(), "phone")
 
 
 def cards(text: str, lowered: str) -> Iterator[Span]:
@@ -166,12 +172,13 @@ def ssns(text: str, lowered: str) -> Iterator[Span]:
     if "-" not in text:
         return
     for m in _SSN.finditer(_shape(text)):
-        v = text[m.start() : m.end()]
+        start = m.start() - 3
+        v = text[start : m.end()]
         area = v[:3]
         if area in ("000", "666") or area[0] == "9":
             continue
         if v[4:6] != "00" and v[7:] != "0000":
-            yield (m.start(), m.end(), "ssn")
+            yield (start, m.end(), "ssn")
 
 
 def _ipv4_ok(value: str) -> bool:

@@ -21,6 +21,9 @@ FOUND = [
     ("iban compact", "IBAN DE89370400440532013000", "DE89370400440532013000", "iban"),
     ("iban spaced", "GB82 WEST 1234 5698 7654 32", "GB82 WEST 1234 5698 7654 32", "iban"),
     ("ssn", "ssn 123-45-6789", "123-45-6789", "ssn"),
+    ("ssn at start", "123-45-6789 on file", "123-45-6789", "ssn"),
+    ("phone us dashed at start", "415-555-2671 called", "415-555-2671", "phone"),
+    ("phone us dotted", "tel 415.555.2671.", "415.555.2671", "phone"),
     ("public ipv4", "from 93.184.216.34:443", "93.184.216.34", "ip"),
     ("public ipv6", "peer 2001:4860:4860::8888 up", "2001:4860:4860::8888", "ip"),
 ]
@@ -44,6 +47,8 @@ KEPT = [
     ("invalid card", "4111 1111 1111 1112"),
     ("mac address", "ether 00:1a:2b:3c:4d:5e"),
     ("package spec", "strict-uri-encode@npm:2.0.0"),
+    ("ssn glued to a word", "a123-45-6789"),
+    ("phone with a longer area", "1415-555-2671 and 415-555-26710"),
 ]
 
 
