@@ -4,10 +4,12 @@ Each rule gets one strategy when the matcher is built:
 
 - head: every match starts with a word whose key is in the rule's lead keys, so the
   rule is tried with `match` at those words only (most rules);
-- scan: the regex starts with a rare mark (a newline, `<`, `[`, `#`, ...) or has no
-  anchor words; it is searched over the whole text, where the regex engine skips
-  quickly to the mark. A rule with anchor words is scanned only when one occurs; an
-  alternative anchored at the start of the text (`^`) is tried there once;
+- scan: the regex starts with a rare mark (`<`, `[`, `#`, ...) or has no anchor words;
+  it is searched over the whole text, where the regex engine skips quickly to the mark.
+  A rule with anchor words is scanned only when one occurs; an alternative anchored at
+  the start of the text (`^`) is tried there once. Rules that start at a line start
+  (`(?:^|\n)` or `\n`) share one pass that finds the newlines where any of them may
+  match, and are tried only there;
 - near: anything else is searched in spans around its anchor words.
 
 Anchor words are found in one pass over the text: words are split on non-word runs
@@ -82,7 +84,7 @@ def _close(alt: str) -> int:
 class _Scan:
     """A rule searched over the whole text, with an optional start-of-text alternative."""
 
-    __slots__ = ("at_start", "gate_keys", "gate_literals", "offset", "rule", "search")
+    __slots__ = ("at_start", "gate_keys", "gate_literals", "line", "offset", "rule", "search")
 
     def __init__(self, rule: Rule) -> None:
         """Split off alternatives anchored at the start; prefer newline search for line rules."""
@@ -93,11 +95,15 @@ class _Scan:
         self.offset = 0
         body = line_body(pattern)
         self.at_start: re.Pattern[str] | None = None
+        self.line: str | None = None  # what must follow a newline where the rule matches
         if body is not None:  # (?:^|\n)REST: REST at 0, "\nREST" elsewhere
             self.at_start = re.compile(body)
             self.search: re.Pattern[str] | None = re.compile("\n(?:" + body + ")")
             self.offset = 1
+            self.line = body
             return
+        if pattern.startswith("\\n") and len(split_top(pattern)) == 1:
+            self.line = pattern[2:]
         alts = split_top(pattern)
         rest = [a for a in alts if not a.startswith("^")]
         if len(rest) < len(alts):
@@ -106,8 +112,13 @@ class _Scan:
         else:
             self.search = rule.regex
 
-    def places(self, text: str, where: dict[str, list[int]]) -> list[int]:
-        """Return where the rule matches text (at most MAX_PLACES), if its gate opens."""
+    def places(
+        self, text: str, where: dict[str, list[int]], newlines: list[int] | None = None
+    ) -> list[int]:
+        """Return where the rule matches text (at most MAX_PLACES), if its gate opens.
+
+        newlines: for a line rule, the newlines after which some line rule may match.
+        """
         if self.gate_literals:
             if not any(x in text for x in self.gate_literals):
                 return []
@@ -118,6 +129,10 @@ class _Scan:
             out.append(0)
         if self.search is None:
             return out
+        if self.line is not None and newlines is not None:
+            match = self.search.match
+            out += [p + self.offset for p in newlines if match(text, p)]
+            return out[:MAX_PLACES]
         boundary = self.rule.boundary
         for m in self.search.finditer(text):
             s = m.start() + self.offset
@@ -132,7 +147,7 @@ class _Scan:
 class LongMatcher:
     """The rules of a RuleSet arranged for long texts (see the module docstring)."""
 
-    __slots__ = ("_by_lead", "_near", "_scans", "index")
+    __slots__ = ("_by_lead", "_lines", "_near", "_scans", "index")
 
     def __init__(self, rules: tuple[Rule, ...], extra_keys: frozenset[str] = frozenset()) -> None:
         """Choose a strategy per rule and index the anchor keys the text must be read for.
@@ -151,6 +166,9 @@ class LongMatcher:
             else:
                 for key in rule.keys:
                     self._near.setdefault(key, []).append(rule)
+        # One pass finds the newlines after which any line rule may match.
+        bodies = [f"(?:{s.line})" for s in self._scans if s.line is not None]
+        self._lines = re.compile("\n(?=" + "|".join(bodies) + ")") if bodies else None
         gates = {k for s in self._scans for k in s.gate_keys}
         self.index = frozenset(self._by_lead) | frozenset(self._near) | gates | extra_keys
 
@@ -175,8 +193,9 @@ class LongMatcher:
         if where is None:
             where = self.positions(text)
         fired: list[tuple[Rule, list[int]]] = []
+        newlines = [m.start() for m in self._lines.finditer(text)] if self._lines else None
         for scan in self._scans:
-            places = scan.places(text, where)
+            places = scan.places(text, where, newlines)
             if places:
                 fired.append((scan.rule, places))
         starts_of: dict[str, list[int]] = {}
