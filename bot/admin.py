@@ -18,7 +18,7 @@ from bot.config import parse_duration
 from bot.ops import forget_user, rotate_keys
 from bot.pipeline import Request
 from bot.services import Services, address_of
-from bot.stages.identity import RULES, close_pairing_card
+from bot.stages.identity import PAIRED_TEXT, RULES, close_pairing_card, set_identity
 from bot.types import ApprovalCard, CardKind, CardState, Outcome
 from policy.autonomy import Autonomy
 from policy.pairing import is_locked_out
@@ -87,20 +87,12 @@ async def _decide_pairing(s: Services, r: Request, *, approve: bool, code: str) 
         s, found.id, "approved" if approve else "denied", sender, label
     )
     if approve:
-        platform, tenant, user_id = found.actor_key.split(":", 2)
-        await s.db.identities.upsert(
-            found.actor_key,
-            platform=platform,
-            tenant=tenant,
-            user_id=user_id,
-            display_name=found.display_name,
-            status="paired",
-            now=now,
-            by=sender,
+        await set_identity(
+            s, found.actor_key, status="paired", display_name=found.display_name, by=sender
         )
         tell = Outcome(
             to=address_of(found.actor_key),
-            text="You are paired with the bot now. Send /help to start.",
+            text=PAIRED_TEXT,
         )
         return Answer(
             text=f"Paired {found.display_name} ({found.actor_key}).",
@@ -251,17 +243,7 @@ async def _ban(s: Services, r: Request) -> Answer:
             reason=Reason.BAD_ARGUMENTS,
             decision="deny",
         )
-    platform, tenant, user_id = user.split(":", 2)
-    await s.db.identities.upsert(
-        user,
-        platform=platform,
-        tenant=tenant,
-        user_id=user_id,
-        display_name=user_id,
-        status="banned",
-        now=s.clock(),
-        by=r.actor_key,
-    )
+    await set_identity(s, user, status="banned", display_name=user.split(":", 2)[2], by=r.actor_key)
     s.state.banned_told.discard(user)
     return Answer(text=f"Banned {user}.", detail={"user": user})
 

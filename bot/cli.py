@@ -28,7 +28,7 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -305,13 +305,21 @@ async def _sandbox(args: argparse.Namespace, config: Config) -> int:
 # --- redact and scan -------------------------------------------------------------------------
 
 
-def _text_of(line: str) -> str | None:
-    try:
-        data = json.loads(line)
-    except ValueError:
-        return None
-    text = data.get("text") if isinstance(data, dict) else None
-    return text if isinstance(text, str) else None
+def _jsonl(answer: Callable[[str], Mapping[str, object]]) -> int:
+    """For each `{"text": ...}` line on stdin, one JSON line of `answer(text)` on stdout."""
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except ValueError:
+            data = None
+        text = data.get("text") if isinstance(data, dict) else None
+        if not isinstance(text, str):
+            print(json.dumps({"error": 'each line must be a JSON object with a string "text"'}))
+            continue
+        print(json.dumps(answer(text)))
+    return 0
 
 
 def _redact(config: Config, *, jsonl: bool) -> int:
@@ -321,17 +329,13 @@ def _redact(config: Config, *, jsonl: bool) -> int:
     if not jsonl:
         sys.stdout.write(redactor.redact_text(sys.stdin.read()))
         return 0
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        text = _text_of(line)
-        if text is None:
-            print(json.dumps({"error": 'each line must be a JSON object with a string "text"'}))
-            continue
+
+    def answer(text: str) -> Mapping[str, object]:
         result = redactor.redact(text)
         findings = [{"kind": f.kind, "start": f.start, "end": f.end} for f in result.findings]
-        print(json.dumps({"text": text, "redacted": result.text, "findings": findings}))
-    return 0
+        return {"text": text, "redacted": result.text, "findings": findings}
+
+    return _jsonl(answer)
 
 
 def _scan(config: Config) -> int:
@@ -339,18 +343,13 @@ def _scan(config: Config) -> int:
 
     scanner = build_scanner(config)
     actions = config.injection.actions
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        text = _text_of(line)
-        if text is None:
-            print(json.dumps({"error": 'each line must be a JSON object with a string "text"'}))
-            continue
+
+    def answer(text: str) -> Mapping[str, object]:
         v = scanner.scan(text)
-        level = v.level.name
-        action = actions.get(level.lower(), "block")  # type: ignore[call-overload]
-        print(json.dumps({"level": level, "checks": list(v.checks), "action": action}))
-    return 0
+        action = actions.get(v.level.name.lower(), "block")  # type: ignore[call-overload]
+        return {"level": v.level.name, "checks": list(v.checks), "action": action}
+
+    return _jsonl(answer)
 
 
 # --- policy explain --------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import dataclasses
 from bot.approvals import PairingCard, Parked, decided_card, edits_for, ref_json
 from bot.pipeline import Continue, Request, StageBase, Stop, reply
 from bot.services import Services, address_of
+from bot.stages.identity import PAIRED_TEXT, set_identity
 from bot.types import Outcome
 from policy.approvals import (
     ApprovalStatus,
@@ -188,22 +189,14 @@ class Decide(StageBase):
             refs = [*refs, ref_json(pressed)]
         edits = edits_for(refs, decided_card(approval.public_id, content, status, label))
         if decision is Decision.APPROVE:
-            platform, tenant, user_id = content.actor_key.split(":", 2)
-            await s.db.identities.upsert(
+            await set_identity(
+                s,
                 content.actor_key,
-                platform=platform,
-                tenant=tenant,
-                user_id=user_id,
-                display_name=content.display_name,
                 status="paired",
-                now=now,
+                display_name=content.display_name,
                 by=request.actor_key,
             )
-            s.invalidate()
-            tell = Outcome(
-                to=address_of(content.actor_key),
-                text="You are paired with the bot now. Send /help to start.",
-            )
+            tell = Outcome(to=address_of(content.actor_key), text=PAIRED_TEXT)
             reason = Reason.PAIRING_APPROVED
         else:
             tell = Outcome(

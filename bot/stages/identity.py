@@ -206,3 +206,22 @@ async def close_pairing_card(
             card = decided_card(approval.public_id, content, status, label)
             return edits_for(await s.db.approvals.card_refs(approval.id), card)
     return ()
+
+
+async def set_identity(s: Services, key: str, *, status: str, display_name: str, by: str) -> None:
+    """Store `key` as paired (or banned) and drop the cached view, so it counts at once."""
+    platform, tenant, user_id = key.split(":", 2)
+    await s.db.identities.upsert(
+        key,
+        platform=platform,
+        tenant=tenant,
+        user_id=user_id,
+        display_name=display_name,
+        status=status,
+        now=s.clock(),
+        by=by,
+    )
+    s.invalidate()
+
+
+PAIRED_TEXT = "You are paired with the bot now. Send /help to start."
