@@ -63,6 +63,7 @@ def rarity(ch: str) -> float:
 
 
 _PASS_COST = 0.5
+_SHORT_TAIL = 0.5
 """What one more regex pass costs, in units of one per cent of anchor-character frequency."""
 
 
@@ -73,6 +74,16 @@ def _offset(word: str, ch: str) -> int:
     spots = [i for i, c in enumerate(word) if c == ch]
     long_tail = [i for i in spots if len(word) - i - 1 >= 2]
     return long_tail[0] if long_tail else spots[0]
+
+
+def _gain(ch: str, words: Iterable[str]) -> float:
+    """How well a pass for `ch` covers `words`: a word counts less when it would be left with
+    fewer than two characters after the anchor, since its lookbehind then runs at every stop."""
+    gain = 0.0
+    for word in words:
+        if ch in word:
+            gain += 1.0 if len(word) - _offset(word, ch) - 1 >= 2 else _SHORT_TAIL
+    return gain
 
 
 def _anchors(words: Iterable[str]) -> dict[str, int]:
@@ -86,10 +97,7 @@ def _anchors(words: Iterable[str]) -> dict[str, int]:
     chosen: dict[str, int] = {}
     while uncovered:
         chars = {c for w in uncovered for c in w}
-        best = min(
-            chars,
-            key=lambda c: ((_PASS_COST + rarity(c)) / sum(c in w for w in uncovered), c),
-        )
+        best = min(chars, key=lambda c: ((_PASS_COST + rarity(c)) / _gain(c, uncovered), c))
         for word in [w for w in uncovered if best in w]:
             chosen[word] = _offset(word, best)
             uncovered.discard(word)
