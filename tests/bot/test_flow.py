@@ -254,28 +254,34 @@ async def test_tool_secret_is_redacted_from_output(start_app: AppFactory, chat: 
 async def test_non_admin_is_refused_every_admin_command(
     start_app: AppFactory, chat: FakeChat, clock: Clock
 ) -> None:
-    """Every admin command from a paired non-admin is refused and changes nothing."""
+    """Every admin command, with plausible arguments, from a paired non-admin is refused and changes nothing."""
+    from bot.admin import ADMIN
+
+    samples = {
+        "pair": "/pair list",
+        "grant": "/grant console:local:bob drop_cache",
+        "revoke": "/revoke console:local:carol hello",
+        "role": "/role add admin console:local:bob",
+        "ban": "/ban console:local:carol",
+        "unban": "/unban console:local:carol",
+        "autonomy": "/autonomy autonomous",
+        "limits": "/limits console:local:bob runs=100000",
+        "forget": "/forget console:local:carol",
+        "keys": "/keys rotate",
+        "lockdown": "/lockdown",
+    }
     app = await start_app()
     await pair(app, chat, "bob")
-    for command in (
-        "/pair list",
-        "/grant console:local:bob drop_cache",
-        "/revoke console:local:carol hello",
-        "/role add admin console:local:bob",
-        "/ban console:local:carol",
-        "/autonomy autonomous",
-        "/pending",
-        "/audit 5",
-        "/lockdown",
-        "/kill run-1",
-        "/stats",
-    ):
-        clock.advance(seconds=5)
-        stop = await app.handle(chat.message("bob", command))
-        assert stop.reason == Reason.NOT_ADMIN, command
-    assert (await app.handle(chat.message("bob", "/run drop_cache"))).reason != Reason.EXECUTED
     assert app.db is not None
+    before = await app.db.settings.all()
+    for name in ADMIN:
+        clock.advance(seconds=5)
+        stop = await app.handle(chat.message("bob", samples.get(name, f"/{name} run-1")))
+        assert stop.reason == Reason.NOT_ADMIN, name
+    assert (await app.handle(chat.message("bob", "/run drop_cache"))).reason != Reason.EXECUTED
     assert await app.db.roles.list() == []
+    assert await app.db.settings.all() == before
+    assert await app.db.grants.active(clock()) == []
 
 
 async def test_grant_and_revoke_take_effect_at_once(start_app: AppFactory, chat: FakeChat) -> None:
