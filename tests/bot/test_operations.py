@@ -274,16 +274,6 @@ async def test_shutdown_kills_runs_past_the_grace(
     assert app.db is None
 
 
-async def test_non_admin_cannot_use_new_admin_commands(
-    start_app: AppFactory, chat: FakeChat
-) -> None:
-    """/limits and /unbench are admin commands too."""
-    app = await start_app()
-    await pair(app, chat, "bob")
-    for command in ("/limits console:local:bob runs=1000", "/unbench deploy 1"):
-        assert (await app.handle(chat.message("bob", command))).reason == Reason.NOT_ADMIN
-
-
 async def test_link_lets_grants_follow_the_person(clock: Clock, tmp_path: Path) -> None:
     """After both accounts confirm, a Telegram identity may use what its linked console identity may."""
     console, telegram = FakeChat(), FakeChat(platform="telegram", tenant="telegram")
