@@ -104,22 +104,45 @@ def _anchors(words: Iterable[str]) -> dict[str, int]:
     return chosen
 
 
+_FIND_LIMIT = 64
 _SHORT = 2048
 """Below this length one combined pass is cheaper than one pass per anchor character."""
 
 _Trie = dict[str, "_Trie"]
 
 
+def _forward(words: Iterable[str]) -> str:
+    """A prefix-factored regex matching any of `words`."""
+    root: _Trie = {}
+    for word in words:
+        node = root
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: _Trie) -> str:
+        if "" in node:
+            return ""
+        alts = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items())]
+        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+
+    return build(root)
+
+
 def _tail_regex(node: _Trie) -> str:
-    """A regex over the trie of what follows an anchor; leaves are keyed by the whole word."""
-    alts = []
-    for key, sub in node.items():
-        if len(key) != 1:
-            alts.append("(?<=" + re.escape(key) + ")" if key else "")
-        else:
-            alts.append(re.escape(key) + _tail_regex(sub))
-    if "" in alts:
+    """A regex over the trie of what follows an anchor; leaves are keyed by the whole word.
+
+    Words that begin before the anchor are checked backwards, one lookbehind per word length
+    (a lookbehind must have one width) holding a prefix-factored alternation of those words.
+    """
+    behind = [key for key in node if len(key) != 1]
+    if "" in behind:
         return ""
+    alts = [re.escape(key) + _tail_regex(sub) for key, sub in node.items() if len(key) == 1]
+    by_len: dict[int, list[str]] = {}
+    for word in behind:
+        by_len.setdefault(len(word), []).append(word)
+    alts += ["(?<=" + _forward(words) + ")" for _, words in sorted(by_len.items())]
     return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
 
 
@@ -131,7 +154,7 @@ class TriggerScan:
         by_char: dict[str, list[tuple[str, int]]] = {}
         for word, i in sorted(_anchors(self.words).items()):
             by_char.setdefault(word[i], []).append((word, i))
-        passes: list[tuple[re.Pattern[str], tuple[tuple[str, int], ...]]] = []
+        passes: list[tuple[str, re.Pattern[str], tuple[tuple[str, int], ...]]] = []
         for ch, entries in sorted(by_char.items()):
             root: _Trie = {}
             for word, i in entries:
@@ -143,10 +166,10 @@ class TriggerScan:
                 node[word if i else ""] = {}
             tail = _tail_regex(root)
             rx = re.compile(re.escape(ch) + ("(?=" + tail + ")" if tail else ""))
-            passes.append((rx, tuple(entries)))
+            passes.append((ch, rx, tuple(entries)))
         self._passes = tuple(passes)
         # Short text: one alternation of every pass costs one call instead of one per anchor.
-        self._one = re.compile("|".join(rx.pattern for rx, _ in passes) or "(?!)")
+        self._one = re.compile("|".join(rx.pattern for _, rx, _ in passes) or "(?!)")
         self._entries = {c: tuple(v) for c, v in by_char.items()}
 
     def positions(self, hay: str) -> dict[str, list[int]]:
@@ -161,8 +184,22 @@ class TriggerScan:
                     if i <= p and starts(word, p - i):
                         found.setdefault(word, []).append(p - i)
             return found
-        for rx, entries in self._passes:
-            for m in rx.finditer(hay):
+        for ch, rx, entries in self._passes:
+            # A rare anchor is reached faster by `str.find` (memchr) than by a regex pass; after
+            # `_FIND_LIMIT` stops the regex pass takes over for the rest of the text.
+            p = hay.find(ch)
+            stops = 0
+            match = rx.match
+            while p >= 0 and stops < _FIND_LIMIT:
+                if match(hay, p) is not None:
+                    for word, i in entries:
+                        if i <= p and starts(word, p - i):
+                            found.setdefault(word, []).append(p - i)
+                p = hay.find(ch, p + 1)
+                stops += 1
+            if p < 0:
+                continue
+            for m in rx.finditer(hay, p):
                 p = m.start()
                 for word, i in entries:
                     if i <= p and starts(word, p - i):
