@@ -3,7 +3,9 @@
 Each rule gets one strategy when the matcher is built:
 
 - head: every match starts with a word whose key is in the rule's lead keys, so the
-  rule is tried with `match` at those words only (most rules);
+  rule is tried with `match` at those words only (most rules); the rules sharing a
+  key are first tried together, as one alternation, so that a word none of them
+  matches costs one call;
 - scan: the regex starts with a rare mark (`<`, `[`, `#`, ...) or has no anchor words;
   it is searched over the whole text, where the regex engine skips quickly to the mark.
   A rule with anchor words is scanned only when one occurs; an alternative anchored at
@@ -20,10 +22,11 @@ regex match object).
 from __future__ import annotations
 
 import re
-from itertools import accumulate, compress
+from itertools import accumulate, compress, islice
 from operator import itemgetter
 
 from policy.injection.anchors import KEY_LEN, line_body, split_top
+from policy.injection.normalize import blocks
 from policy.injection.ruleset import Rule
 
 __all__ = ["LongMatcher"]
@@ -33,6 +36,7 @@ AFTER = 500  # and after it
 MAX_PLACES = 64  # positions kept per rule and text
 _SPLIT = re.compile(r"(\W+)")
 _KEY = itemgetter(slice(0, KEY_LEN))
+_NON_WORD = {i: " " for i in range(128) if not (chr(i).isalnum() or chr(i) == "_")}
 _MARKS = set("<[#!:@=%&~*\n-{(|")
 
 
@@ -147,7 +151,7 @@ class _Scan:
 class LongMatcher:
     """The rules of a RuleSet arranged for long texts (see the module docstring)."""
 
-    __slots__ = ("_by_lead", "_lines", "_near", "_scans", "index")
+    __slots__ = ("_any_lead", "_by_lead", "_lines", "_near", "_scans", "index")
 
     def __init__(self, rules: tuple[Rule, ...], extra_keys: frozenset[str] = frozenset()) -> None:
         """Choose a strategy per rule and index the anchor keys the text must be read for.
@@ -166,6 +170,11 @@ class LongMatcher:
             else:
                 for key in rule.keys:
                     self._near.setdefault(key, []).append(rule)
+        # Per lead key, one regex of all its rules: most words match none of them.
+        self._any_lead = {
+            key: re.compile("|".join(f"(?:{r.regex.pattern})" for r in lead))
+            for key, lead in self._by_lead.items()
+        }
         # One pass finds the newlines after which any line rule may match.
         bodies = [f"(?:{s.line})" for s in self._scans if s.line is not None]
         self._lines = re.compile("\n(?=" + "|".join(bodies) + ")") if bodies else None
@@ -173,15 +182,41 @@ class LongMatcher:
         self.index = frozenset(self._by_lead) | frozenset(self._near) | gates | extra_keys
 
     def positions(self, text: str) -> dict[str, list[int]]:
-        """Return, per indexed key, where the words of text that start with it begin."""
-        parts = _SPLIT.split(text)
-        starts = list(accumulate(map(len, parts), initial=0))[0::2]
-        keys = list(map(_KEY, parts[0::2]))
+        """Return, per indexed key, where the words of text that start with it begin.
+
+        Read in blocks of whole lines: an ASCII block has its non-word characters
+        turned into spaces (a fast table lookup) and is split on spaces; the others are
+        split on non-word runs by a regex. Both give the words of `\\w+`.
+        """
         where: dict[str, list[int]] = {}
-        wanted = map(self.index.__contains__, keys)
-        for key, start in compress(zip(keys, starts, strict=True), wanted):
-            where.setdefault(key, []).append(start)
+        offset = 0
+        for block in blocks(text):
+            if block.isascii():
+                self._ascii_positions(block, offset, where)
+            else:
+                self._regex_positions(block, offset, where)
+            offset += len(block)
         return where
+
+    def _ascii_positions(self, block: str, offset: int, where: dict[str, list[int]]) -> None:
+        """Add the anchor words of an ASCII block (see positions)."""
+        spaced = " " + block.translate(_NON_WORD) + " "
+        toks = spaced.split()
+        find = spaced.find
+        at = 0
+        for tok in compress(toks, map(self.index.__contains__, map(_KEY, toks))):
+            at = find(f" {tok} ", at)  # the next whole word tok: the one we want
+            where.setdefault(tok[:KEY_LEN], []).append(offset + at)
+            at += len(tok)
+
+    def _regex_positions(self, block: str, offset: int, where: dict[str, list[int]]) -> None:
+        """Add the anchor words of any block (see positions)."""
+        parts = _SPLIT.split(block)
+        words = parts[0::2]
+        starts = islice(accumulate(map(len, parts), initial=offset), 0, None, 2)
+        hits = map(self.index.__contains__, map(_KEY, words))
+        for word, start in compress(zip(words, starts, strict=False), hits):
+            where.setdefault(word[:KEY_LEN], []).append(start)
 
     def match(
         self, text: str, where: dict[str, list[int]] | None = None
@@ -201,8 +236,15 @@ class LongMatcher:
         starts_of: dict[str, list[int]] = {}
         rules: dict[str, Rule] = {}
         for key, starts in where.items():
-            for rule in self._by_lead.get(key, ()):
-                starts_of.setdefault(rule.name, []).extend(starts)
+            lead = self._by_lead.get(key)
+            if not lead:
+                continue
+            any_of = self._any_lead[key].match  # one call tells whether any rule may match
+            good = [s for s in starts if any_of(text, s)]
+            if not good:
+                continue
+            for rule in lead:
+                starts_of.setdefault(rule.name, []).extend(good)
                 rules[rule.name] = rule
         for name, starts in starts_of.items():
             match = rules[name].regex.match

@@ -12,7 +12,16 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["Signals", "canonical", "fold_pattern", "signals", "variants", "visible", "words"]
+__all__ = [
+    "Signals",
+    "blocks",
+    "canonical",
+    "fold_pattern",
+    "signals",
+    "variants",
+    "visible",
+    "words",
+]
 
 # Invisible characters: zero-width, joiners, bidi controls, soft hyphen, BOM, word joiner.
 _INVISIBLE = (
@@ -56,6 +65,7 @@ _LEET_HINT = re.compile(r"[a-z][0134578@$][a-z]")
 _LEET_CHARS = "@$!|"
 _LEET_TAIL = re.compile(r"[\w@$!|]*")
 _WORD = re.compile(r"\w+")
+LONG = 2048  # longer texts are read line by line where a trick shows
 # A run of at least four single characters, each followed by a separator.
 _WIDE = re.compile(r" {2,}")
 _SINGLE = re.compile(r"(?<=\S) (?=\S)")
@@ -65,9 +75,43 @@ _SPACED = re.compile(r"(?:\w[ ._*\-/]{1,3}){4,}\w\b")
 
 def canonical(text: str) -> tuple[str, int, bool]:
     """Return the canonical form of text, how many invisible characters it held, and
-    whether it smuggled text in Unicode tag characters."""
+    whether it smuggled text in Unicode tag characters.
+
+    A long text is folded in blocks of whole lines: pure ASCII blocks only need lower
+    case, so a log with one emoji does not pay Unicode normalisation on every line.
+    Folding never joins characters across a newline, so the result is the same.
+    """
     if text.isascii():
         return text.lower(), 0, False
+    if len(text) <= LONG:
+        return _fold(text)
+    out: list[str] = []
+    hidden, tags = 0, False
+    for block in blocks(text):
+        if block.isascii():
+            out.append(block.lower())
+            continue
+        folded, h, t = _fold(block)
+        out.append(folded)
+        hidden += h
+        tags |= t
+    return "".join(out), hidden, tags
+
+
+def blocks(text: str, size: int = 4096) -> list[str]:
+    """Cut text into blocks of about size characters, each ending after a newline."""
+    out: list[str] = []
+    start, n = 0, len(text)
+    while start < n:
+        end = text.find("\n", start + size)
+        end = n if end < 0 else end + 1
+        out.append(text[start:end])
+        start = end
+    return out
+
+
+def _fold(text: str) -> tuple[str, int, bool]:
+    """Return the canonical form of a text that is not pure ASCII (see canonical)."""
     norm = unicodedata.normalize("NFKD", text)
     stripped = _INVISIBLE_RE.sub("", norm)
     hidden = len(norm) - len(stripped) - norm.count("\u200d")  # ZWJ joins emoji
@@ -126,9 +170,6 @@ def _join_spaced(m: re.Match[str]) -> str:
     """Join a run of spaced-out letters, keeping wide gaps as word breaks."""
     run = re.sub(r" {2,}|\s*/\s*", "\x00", m.group())
     return re.sub(r"[ ._*\-]", "", run).replace("\x00", " ")
-
-
-LONG = 2048
 
 
 def suspect_lines(text: str, regex: re.Pattern[str]) -> str:
