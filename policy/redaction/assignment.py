@@ -9,14 +9,14 @@ looks random. Cost stays linear: a cheap hint search, then bounded walks around 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from .base import Span
 from .entropy import entropy, is_placeholder, looks_random
 from .names import name_class
 from .triggers import TriggerScan
 
-__all__ = ["assignments"]
+__all__ = ["HINTS", "assignments", "assignments_at"]
 
 _HINTS = ("token", "secre", "pass", "pwd", "cred", "key", "auth", "pw", "pat", "session", "cookie")
 _SHORT_HINTS = frozenset({"pw", "pat"})
@@ -149,33 +149,40 @@ def _reversed(text: str) -> Iterator[Span]:
             yield (m.start(2), m.end(2), "secret_assignment")
 
 
+HINTS = _HINTS
+"""Lowered substrings of secret-like names; where they occur is where assignments are sought."""
 _HINT_SCAN = TriggerScan(_HINTS)
 
 
-def _hint_positions(lowered: str) -> list[tuple[int, int]]:
+def _hint_positions(lowered: str, found: Mapping[str, list[int]]) -> list[tuple[int, int]]:
     """(start, end) of every secret-name hint, in order; `pw`/`pat` only as whole words."""
-    found: list[tuple[int, int]] = []
+    hits: list[tuple[int, int]] = []
     n = len(lowered)
-    for word, starts in _HINT_SCAN.positions(lowered).items():
+    for word in _HINTS:
         size = len(word)
         short = word in _SHORT_HINTS
-        for i in starts:
+        for i in found.get(word, ()):
             if not short or (
                 (i == 0 or not lowered[i - 1].isalpha())
                 and (i + size == n or not lowered[i + size].isalpha())
             ):
-                found.append((i, i + size))
-    found.sort()
-    return found
+                hits.append((i, i + size))
+    hits.sort()
+    return hits
 
 
 def assignments(text: str, lowered: str) -> Iterator[Span]:
     """Values assigned to (or compared with) secret-like names."""
+    return assignments_at(text, lowered, _HINT_SCAN.positions(lowered))
+
+
+def assignments_at(text: str, lowered: str, found: Mapping[str, list[int]]) -> Iterator[Span]:
+    """`assignments`, given where the `HINTS` occur in `lowered` (other words are ignored)."""
     if "==" in text or "!=" in text:
         yield from _reversed(text)
     pos = 0
     n = len(text)
-    for hint_start, hint_end in _hint_positions(lowered):
+    for hint_start, hint_end in _hint_positions(lowered, found):
         if hint_start < pos:
             continue
         start = hint_start

@@ -12,7 +12,7 @@ class costs one bounded attempt, not one per position.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from .triggers import TriggerScan
@@ -164,7 +164,9 @@ class RuleSet:
         """Every kind this family can report."""
         return frozenset(r.kind for r in self.rules)
 
-    def _matches(self, i: int, text: str, found: dict[str, list[int]]) -> Iterator[re.Match[str]]:
+    def _matches(
+        self, i: int, text: str, found: Mapping[str, list[int]]
+    ) -> Iterator[re.Match[str]]:
         r = self.rules[i]
         hits = [found[t] for t in r.triggers if t in found]
         starts = sorted(p for h in hits for p in h) if len(hits) > 1 else hits[0] if hits else []
@@ -188,10 +190,20 @@ class RuleSet:
                 last_end = m.end()
                 pos = last_end if last_end > m.start() else last_end + 1
 
+    @property
+    def lowered_triggers(self) -> tuple[str, ...]:
+        """The triggers looked up in the lowered text (those of case-insensitive rules)."""
+        return self._nocase.words
+
     def __call__(self, text: str, lowered: str) -> Iterator[Span]:
         """Yield the spans of every rule whose triggers occur in the text."""
-        found = self._case.positions(text)
         found_low = self._nocase.positions(lowered) if self._nocase.words else {}
+        return self.run(text, found_low)
+
+    def run(self, text: str, found_low: Mapping[str, list[int]]) -> Iterator[Span]:
+        """Like calling the set, given where `lowered_triggers` occur in the lowered text (the
+        caller may scan for more words in the same passes; extra words are ignored)."""
+        found = self._case.positions(text)
         chosen: set[int] = set(self._always)
         by_trigger = self._by_trigger
         for t in found:

@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 
-from .assignment import assignments
+from .assignment import HINTS, assignments_at
 from .base import Detector, RuleSet, Span
 from .chat import CHAT, discord_tokens
 from .cloud import CLOUD
@@ -21,6 +21,7 @@ from .known import KnownSecrets
 from .pii import PII_DETECTORS
 from .saas import SAAS
 from .structured import STRUCTURED, kubernetes_secrets, private_keys
+from .triggers import TriggerScan
 from .types import Finding, RedactionConfig, RedactionResult
 from .vcs import VCS
 
@@ -29,13 +30,26 @@ __all__ = ["FORMATS", "SECRET_DETECTORS", "Redactor"]
 FORMATS = RuleSet([*CLOUD.rules, *VCS.rules, *CHAT.rules, *SAAS.rules, *STRUCTURED.rules])
 """Every format family as one rule set, so their trigger literals are looked up in one pass."""
 
-SECRET_DETECTORS: tuple[Detector, ...] = (
-    private_keys,
-    FORMATS,
-    discord_tokens,
-    kubernetes_secrets,
-    assignments,
-)
+
+class _Secrets:
+    """Credential formats, Discord and Kubernetes secrets, and secret assignments, in that order.
+
+    The format rules' case-insensitive triggers and the assignment hints are found together,
+    in one set of passes over the lowered text.
+    """
+
+    def __init__(self) -> None:
+        self._lowered = TriggerScan([*FORMATS.lowered_triggers, *HINTS])
+
+    def __call__(self, text: str, lowered: str) -> Iterator[Span]:
+        found_low = self._lowered.positions(lowered)
+        yield from FORMATS.run(text, found_low)
+        yield from discord_tokens(text, lowered)
+        yield from kubernetes_secrets(text, lowered)
+        yield from assignments_at(text, lowered, found_low)
+
+
+SECRET_DETECTORS: tuple[Detector, ...] = (private_keys, _Secrets())
 
 
 def _lower(text: str) -> str:
