@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from adapters.base import Adapter
-from adapters.console import ConsoleAdapter
 from bot.admin import ADMIN
 from bot.commands import Commands
 from bot.config import Config
@@ -30,7 +29,7 @@ from bot.scheduler import Jobs
 from bot.services import Services
 from bot.stages.approve import Decide, ResolveToken
 from bot.stages.dedupe import Dedupe
-from bot.stages.execute import Execute, limits_for
+from bot.stages.execute import Execute
 from bot.stages.gate import Gate
 from bot.stages.identity import Identify
 from bot.stages.parse import Parse
@@ -38,161 +37,24 @@ from bot.stages.permit import Permit
 from bot.stages.ratelimit import RateLimit
 from bot.stages.scan import Scan
 from bot.types import Inbound, InboundKind
+from bot.wiring import (
+    DbAudit,
+    build_adapters,
+    build_redactor,
+    build_sandbox,
+    build_scanner,
+    known_secrets,
+    redact_counting,
+)
 from policy.guardrails import StrikeRule, strike
-from policy.injection import Scanner, ScannerConfig, ThreatLevel
 from policy.reasons import Reason
-from policy.redaction import ALL_PII, RedactionConfig, Redactor
-from sandbox import Limits, Sandbox, SandboxConfig
+from policy.redaction import Redactor
+from sandbox import Sandbox
 from storage import Database, FieldCipher, StorageError, load_or_create_key
-from storage.audit import AuditEvent
 
-__all__ = ["App", "build_redactor", "build_sandbox", "known_secrets"]
+__all__ = ["App"]
 
 log = logging.getLogger(__name__)
-
-USER_COMMANDS = (
-    ("help", "What the bot can do"),
-    ("run", "Run a tool: /run TOOL name=value ..."),
-    ("tools", "The tools you may use"),
-    ("status", "Your recent runs and waiting requests"),
-    ("cancel", "Withdraw a waiting request"),
-    ("whoami", "Who the bot thinks you are"),
-    ("link", "Tie your Slack and Telegram accounts"),
-    ("unlink", "Undo /link"),
-)
-ADMIN_COMMANDS = (
-    ("pair", "Pairing: list, approve CODE, reject CODE, revoke USER"),
-    ("grant", "Grant a tool: TARGET TOOL [for 2h]"),
-    ("revoke", "Revoke a tool: TARGET TOOL"),
-    ("role", "add|remove admin|approver USER"),
-    ("ban", "Ban a user"),
-    ("unban", "Unban a user"),
-    ("whois", "About a user"),
-    ("autonomy", "Set autonomy: LEVEL [scope]"),
-    ("pending", "Requests waiting for approval"),
-    ("runs", "Runs in flight"),
-    ("kill", "Kill a run"),
-    ("audit", "Recent audit rows"),
-    ("stats", "The last day in numbers"),
-    ("lockdown", "Stop everything but admins"),
-    ("unlock", "End the lockdown"),
-    ("limits", "A user's limits: USER [rate=N ...]"),
-    ("unbench", "Reuse a benched credential profile"),
-    ("forget", "Erase a user (audit keeps a pseudonym)"),
-    ("keys", "rotate: new data key, parked requests re-encrypted"),
-)
-
-
-def known_secrets(config: Config, env: Mapping[str, str], data_key: bytes) -> dict[str, str]:
-    """Every secret value this process holds, by name (for exact-value redaction)."""
-    refs = {
-        "telegram_token": config.platforms.telegram.token,
-        "telegram_webhook_secret": config.platforms.telegram.webhook.secret_token,
-        "slack_bot_token": config.platforms.slack.bot_token,
-        "slack_app_token": config.platforms.slack.app_token,
-        "slack_signing_secret": config.platforms.slack.signing_secret,
-    }
-    out = {name: value for name, ref in refs.items() if (value := config.secret(ref, env))}
-    for tool in config.tools:
-        for name in tool.secrets:
-            if env.get(name):
-                out[name] = env[name]
-    out["data_key"] = data_key.decode("ascii", "replace")
-    return out
-
-
-def build_redactor(config: Config, secrets: Mapping[str, str] | None = None) -> Redactor:
-    """The redactor for this config (PII kinds switched off in config are left alone)."""
-    r = config.redaction
-    pii = frozenset(k for k in ALL_PII if r.pii.get(k, True))  # type: ignore[call-overload]
-    return Redactor(
-        RedactionConfig(
-            pii=pii, extra_patterns=tuple((p.name, p.pattern) for p in r.extra_patterns)
-        ),
-        known_secrets=dict(secrets or {}),
-    )
-
-
-def build_scanner(config: Config) -> Scanner:
-    """The injection scanner for this config."""
-    i = config.injection
-    return Scanner(
-        ScannerConfig(
-            extra_patterns=tuple(
-                (p.name, p.pattern, ThreatLevel[p.level.upper()]) for p in i.extra_patterns
-            ),
-            max_input=i.max_input,
-        )
-    )
-
-
-def build_sandbox(config: Config, *, protected: Sequence[str] = ()) -> Sandbox:
-    """The sandbox for this config."""
-    s = config.sandbox
-    bwrap = s.bwrap_path
-    if "/" not in bwrap:
-        import shutil
-
-        bwrap = shutil.which(bwrap) or f"/nonexistent/{bwrap}"
-    return Sandbox(
-        SandboxConfig(
-            allow_weak_isolation=s.allow_weak_isolation,
-            sandbox_uid=s.uid,
-            sandbox_gid=s.gid,
-            max_concurrent=s.max_concurrent,
-            default_limits=limits_for(Limits(), s.limits),
-            protected_paths=tuple(protected),
-            bwrap_path=bwrap,
-            uid_switch=s.uid_switch,
-        )
-    )
-
-
-class DbAudit:
-    """The pipeline's audit sink: redacts each row's detail, then appends to the hash chain."""
-
-    def __init__(
-        self, db: Database, redact: Callable[[str], str], metrics: Metrics | None = None
-    ) -> None:
-        self._db = db
-        self._redact = redact
-        self._metrics = metrics
-        self._seen: dict[str, str] = {}  # short values repeat (codes, rule names): redact each once
-
-    def _clean(self, value: Any) -> Any:
-        if isinstance(value, str):
-            if len(value) > 200:
-                return self._redact(value)
-            clean = self._seen.get(value)
-            if clean is None:
-                if len(self._seen) > 4096:
-                    self._seen.clear()
-                clean = self._seen[value] = self._redact(value)
-            return clean
-        if isinstance(value, dict):
-            return {str(k): self._clean(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [self._clean(v) for v in value]
-        return value
-
-    async def write(self, records: Sequence[AuditEvent]) -> None:
-        """Append the records in one transaction."""
-        import dataclasses
-
-        cleaned = [dataclasses.replace(r, detail=self._clean(dict(r.detail))) for r in records]
-        await self._db.audit.append_many(cleaned)
-        if self._metrics is not None:
-            self._observe(self._metrics, cleaned)
-
-    @staticmethod
-    def _observe(metrics: Metrics, events: Sequence[AuditEvent]) -> None:
-        metrics.observe_audit(events)
-        for e in events:
-            if e.stage == "execute" and "duration_ms" in e.detail:
-                metrics.observe_run(e.tool, e.reason, float(e.detail["duration_ms"]) / 1000)
-            if e.stage == "deliver" and isinstance(e.detail.get("redactions"), dict):
-                metrics.observe_redactions(e.detail["redactions"])
-
 
 _QUIET_DENIALS = frozenset(
     {Reason.DUPLICATE_EVENT, Reason.RATE_LIMITED_SILENT, Reason.NOT_ADDRESSED}
@@ -266,7 +128,9 @@ class App:
                 "SANDBOX IS WEAK: sandbox.allow_weak_isolation is on; runs are not isolated"
             )
         audit = DbAudit(self.db, redactor.redact_text, self.metrics)
-        outbox = Outbox(redact=lambda t: _counts(redactor, t), audit=audit, clock=self.clock)
+        outbox = Outbox(
+            redact=lambda t: redact_counting(redactor, t), audit=audit, clock=self.clock
+        )
         self.services = Services(
             config=c,
             env=self.env,
@@ -313,7 +177,9 @@ class App:
         self.adapters = (
             self._given_adapters
             if self._given_adapters is not None
-            else self._build_adapters(audit)
+            else build_adapters(
+                self.config, self.env, clock=self.clock, audit=audit, console_io=self._console_io
+            )
         )
         if not self.adapters:
             raise StartupError("no platform to serve: enable the console or set a platform's token")
@@ -432,116 +298,3 @@ class App:
         if self.db is not None:
             await self.db.close()
             self.db = None
-
-    # --- adapters ----------------------------------------------------------------------------
-
-    def _build_adapters(self, audit: DbAudit) -> list[Adapter]:
-        c, env = self.config, self.env
-        out: list[Adapter] = []
-
-        async def security_event(kind: str, detail: Mapping[str, object]) -> None:
-            event = AuditEvent(
-                ts=self.clock(),
-                event_id=f"security:{kind}",
-                stage="adapter",
-                decision="deny",
-                reason=kind,
-                detail=dict(detail),
-            )
-            try:
-                await audit.write((event,))
-            except Exception:
-                log.exception("auditing a security event failed")
-
-        tg = c.platforms.telegram
-        tg_token = c.secret(tg.token, env)
-        if tg.enabled and tg_token:
-            out.append(self._telegram(tg_token, security_event))
-        sl = c.platforms.slack
-        sl_token = c.secret(sl.bot_token, env)
-        if sl.enabled and sl_token:
-            out.append(self._slack(sl_token, security_event))
-        console = c.platforms.console.enabled
-        if console is True or (console == "auto" and not out):
-            stdin, stdout = self._console_io if self._console_io is not None else (None, None)
-            out.append(ConsoleAdapter(stdin=stdin, stdout=stdout, clock=self.clock))
-        return out
-
-    def _telegram(self, token: str, hook: Any) -> Adapter:
-        from adapters.telegram.adapter import TelegramAdapter
-        from adapters.telegram.webhook import TelegramWebhook
-
-        tg = self.config.platforms.telegram
-        webhook = None
-        if tg.webhook.enabled:
-            secret = self.config.secret(tg.webhook.secret_token, self.env)
-            if not secret:
-                raise StartupError(
-                    "platforms.telegram.webhook.secret_token: its environment variable is not set"
-                )
-            webhook = TelegramWebhook(
-                secret_token=secret,
-                listen_host=tg.webhook.listen,
-                port=tg.webhook.port,
-                path=tg.webhook.path,
-                public_url=tg.webhook.url,
-                max_body_bytes=tg.webhook.max_body_bytes,
-            )
-        admin_ids = [
-            int(k.split(":")[2])
-            for k in self.config.roles.admins
-            if k.startswith("telegram:") and k.split(":")[2].lstrip("-").isdigit()
-        ]
-        return TelegramAdapter(
-            token=token,
-            api_base_url=tg.api_base_url,
-            mode="webhook" if webhook is not None else "polling",
-            webhook=webhook,
-            commands=USER_COMMANDS,
-            admin_commands=ADMIN_COMMANDS,
-            admin_user_ids=admin_ids,
-            on_security_event=hook,
-        )
-
-    def _slack(self, token: str, hook: Any) -> Adapter:
-        from adapters.slack.adapter import SlackAdapter
-
-        sl = self.config.platforms.slack
-        app_token = self.config.secret(sl.app_token, self.env) or ""
-        signing = self.config.secret(sl.signing_secret, self.env) or ""
-        if sl.mode == "socket" and not app_token:
-            raise StartupError(
-                "platforms.slack.app_token: socket mode needs it; set its environment variable"
-            )
-        if sl.mode == "http" and not signing:
-            raise StartupError(
-                "platforms.slack.signing_secret: http mode needs it; set its environment variable"
-            )
-        try:
-            return self._slack_adapter(SlackAdapter, token, app_token, signing, hook)
-        except ValueError as e:  # a wrongly-kinded token, named by its config key
-            raise StartupError(str(e)) from None
-
-    def _slack_adapter(
-        self, cls: Any, token: str, app_token: str, signing: str, hook: Any
-    ) -> Adapter:
-        sl = self.config.platforms.slack
-        adapter: Adapter = cls(
-            bot_token=token,
-            mode=sl.mode,
-            app_token=app_token,
-            signing_secret=signing,
-            api_base_url=sl.api_base_url,
-            http_host=sl.http.host,
-            http_port=sl.http.port,
-            http_path=sl.http.path,
-            command=sl.command,
-            max_body_bytes=sl.http.max_body_bytes,
-            on_security_event=hook,
-        )
-        return adapter
-
-
-def _counts(redactor: Redactor, text: str) -> tuple[str, Mapping[str, int]]:
-    result = redactor.redact(text)
-    return result.text, result.counts

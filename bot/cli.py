@@ -150,7 +150,8 @@ async def _run(
     config: Config, env: Mapping[str, str], *, stdio: tuple[TextIO, TextIO] | None = None
 ) -> int:
     from bot import logs
-    from bot.app import App, build_redactor
+    from bot.app import App
+    from bot.wiring import build_redactor
 
     logs.configure_logging(
         build_redactor(config), level=config.logging.level, json=config.logging.json_format
@@ -248,7 +249,7 @@ def _file_modes(config_path: Path) -> list[str]:
 
 async def _live_checks(config: Config, env: Mapping[str, str]) -> list[str]:
     """What only the running system can tell: the isolation self-test and the grants made at run time."""
-    from bot.app import build_sandbox
+    from bot.wiring import build_sandbox
 
     out: list[str] = []
     sandbox = build_sandbox(config, protected=(str(config.db_path.parent), config.base_dir))
@@ -288,7 +289,7 @@ async def _live_checks(config: Config, env: Mapping[str, str]) -> list[str]:
 
 
 async def _sandbox(args: argparse.Namespace, config: Config) -> int:
-    from bot.app import build_sandbox
+    from bot.wiring import build_sandbox
     from sandbox.cli import run_command, selftest_command
 
     sb = build_sandbox(config, protected=(str(config.db_path.parent), config.base_dir))
@@ -323,7 +324,7 @@ def _jsonl(answer: Callable[[str], Mapping[str, object]]) -> int:
 
 
 def _redact(config: Config, *, jsonl: bool) -> int:
-    from bot.app import build_redactor
+    from bot.wiring import build_redactor
 
     redactor = build_redactor(config)
     if not jsonl:
@@ -339,7 +340,7 @@ def _redact(config: Config, *, jsonl: bool) -> int:
 
 
 def _scan(config: Config) -> int:
-    from bot.app import build_scanner
+    from bot.wiring import build_scanner
 
     scanner = build_scanner(config)
     actions = config.injection.actions
