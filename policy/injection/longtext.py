@@ -117,14 +117,22 @@ class _Scan:
             self.search = rule.regex
 
     def places(
-        self, text: str, where: dict[str, list[int]], newlines: list[int] | None = None
+        self,
+        text: str,
+        where: dict[str, list[int]],
+        newlines: list[int] | None = None,
+        literals: set[str] | None = None,
     ) -> list[int]:
         """Return where the rule matches text (at most MAX_PLACES), if its gate opens.
 
-        newlines: for a line rule, the newlines after which some line rule may match.
+        newlines: for a line rule, the newlines after which some line rule may match;
+        literals: the gate literals that occur in text, if known.
         """
         if self.gate_literals:
-            if not any(x in text for x in self.gate_literals):
+            if literals is not None:
+                if literals.isdisjoint(self.gate_literals):
+                    return []
+            elif not any(x in text for x in self.gate_literals):
                 return []
         elif self.gate_keys and not any(k in where for k in self.gate_keys):
             return []
@@ -151,7 +159,16 @@ class _Scan:
 class LongMatcher:
     """The rules of a RuleSet arranged for long texts (see the module docstring)."""
 
-    __slots__ = ("_any_lead", "_by_lead", "_lines", "_near", "_scans", "index")
+    __slots__ = (
+        "_any_lead",
+        "_by_lead",
+        "_inside",
+        "_lines",
+        "_literals",
+        "_near",
+        "_scans",
+        "index",
+    )
 
     def __init__(self, rules: tuple[Rule, ...], extra_keys: frozenset[str] = frozenset()) -> None:
         """Choose a strategy per rule and index the anchor keys the text must be read for.
@@ -175,6 +192,11 @@ class LongMatcher:
             key: re.compile("|".join(f"(?:{r.regex.pattern})" for r in lead))
             for key, lead in self._by_lead.items()
         }
+        # One pass finds which gate literals occur. A literal inside a longer one found
+        # there (the "[" of "![") also occurs; no two literals overlap otherwise.
+        lits = sorted({x for s in self._scans for x in s.gate_literals}, key=len, reverse=True)
+        self._literals = re.compile("|".join(map(re.escape, lits))) if lits else None
+        self._inside = {y: frozenset(x for x in lits if x in y) for y in lits}
         # One pass finds the newlines after which any line rule may match.
         bodies = [f"(?:{s.line})" for s in self._scans if s.line is not None]
         self._lines = re.compile("\n(?=" + "|".join(bodies) + ")") if bodies else None
@@ -229,8 +251,13 @@ class LongMatcher:
             where = self.positions(text)
         fired: list[tuple[Rule, list[int]]] = []
         newlines = [m.start() for m in self._lines.finditer(text)] if self._lines else None
+        literals: set[str] | None = None
+        if self._literals is not None:
+            literals = set()
+            for found in set(self._literals.findall(text)):
+                literals |= self._inside[found]
         for scan in self._scans:
-            places = scan.places(text, where, newlines)
+            places = scan.places(text, where, newlines, literals)
             if places:
                 fired.append((scan.rule, places))
         starts_of: dict[str, list[int]] = {}

@@ -63,6 +63,7 @@ _LEET = str.maketrans(
 )
 _LEET_HINT = re.compile(r"[a-z][0134578@$][a-z]")
 _LEET_CHARS = "@$!|"
+_LEET_WORD_MAX = 40  # longer runs of letters, digits and leet symbols are not one word
 _LEET_TAIL = re.compile(r"[\w@$!|]*")
 _WORD = re.compile(r"\w+")
 LONG = 2048  # longer texts are read line by line where a trick shows
@@ -203,6 +204,9 @@ def _leet_lines(text: str, anchors: frozenset[str] | None) -> str:
     while m is not None:
         a = n - tail(rev, n - m.start()).end()  # type: ignore[union-attr]
         b = tail(text, m.end()).end()  # type: ignore[union-attr]
+        if b - a > _LEET_WORD_MAX:  # a blob or an identifier, not a word
+            m = search(text, b)
+            continue
         folded = text[a:b].translate(_HOMOGLYPHS).translate(_LEET)
         if not any(w[:4] in anchors for w in _WORD.findall(folded)):
             m = search(text, b)  # the next word with a hint
