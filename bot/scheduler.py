@@ -169,7 +169,7 @@ class Jobs:
 
     async def digest(self, now: datetime) -> None:
         """The admins' daily summary (the same numbers as /stats)."""
-        from bot.admin import stats_text
+        from bot.control import stats_text
 
         s = self._s
         text = "Daily digest. " + await stats_text(s, now)
