@@ -146,15 +146,46 @@ def _tail_regex(node: _Trie) -> str:
     return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
 
 
+_Entry = tuple[str, int]
+
+
+class _Stop:
+    """The words anchored at one character, indexed by their characters next to the anchor, so
+    that a stop is checked against the few words that can occur there."""
+
+    __slots__ = ("after", "alone", "before")
+
+    def __init__(self, entries: Iterable[_Entry]) -> None:
+        self.after: dict[str, list[_Entry]] = {}
+        self.before: dict[str, list[_Entry]] = {}
+        self.alone: list[_Entry] = []
+        for word, i in entries:
+            if i + 1 < len(word):
+                self.after.setdefault(word[i + 1], []).append((word, i))
+            elif i:
+                self.before.setdefault(word[i - 1], []).append((word, i))
+            else:
+                self.alone.append((word, i))
+
+    def record(self, hay: str, p: int, found: dict[str, list[int]]) -> None:
+        """Add every word that occurs with its anchor at `p` to `found`."""
+        cands = self.after.get(hay[p + 1 : p + 2], [])
+        if p and self.before:
+            cands = cands + self.before.get(hay[p - 1], [])
+        for word, i in cands + self.alone if self.alone else cands:
+            if i <= p and hay.startswith(word, p - i):
+                found.setdefault(word, []).append(p - i)
+
+
 class TriggerScan:
     """All start positions of a fixed set of literals in a text, one regex pass per anchor."""
 
     def __init__(self, words: Iterable[str]) -> None:
         self.words = tuple(sorted({w for w in words if w}))
-        by_char: dict[str, list[tuple[str, int]]] = {}
+        by_char: dict[str, list[_Entry]] = {}
         for word, i in sorted(_anchors(self.words).items()):
             by_char.setdefault(word[i], []).append((word, i))
-        passes: list[tuple[str, re.Pattern[str], tuple[tuple[str, int], ...]]] = []
+        passes: list[tuple[str, re.Pattern[str], _Stop]] = []
         for ch, entries in sorted(by_char.items()):
             root: _Trie = {}
             for word, i in entries:
@@ -166,42 +197,34 @@ class TriggerScan:
                 node[word if i else ""] = {}
             tail = _tail_regex(root)
             rx = re.compile(re.escape(ch) + ("(?=" + tail + ")" if tail else ""))
-            passes.append((ch, rx, tuple(entries)))
+            passes.append((ch, rx, _Stop(entries)))
         self._passes = tuple(passes)
         # Short text: one alternation of every pass costs one call instead of one per anchor.
         self._one = re.compile("|".join(rx.pattern for _, rx, _ in passes) or "(?!)")
-        self._entries = {c: tuple(v) for c, v in by_char.items()}
+        self._stops = {ch: stop for ch, _, stop in passes}
 
     def positions(self, hay: str) -> dict[str, list[int]]:
         """Every literal that occurs in `hay`, with its start positions in ascending order."""
         found: dict[str, list[int]] = {}
-        starts = hay.startswith
         if len(hay) < _SHORT:
-            by_char = self._entries
+            stops = self._stops
             for m in self._one.finditer(hay):
                 p = m.start()
-                for word, i in by_char[hay[p]]:
-                    if i <= p and starts(word, p - i):
-                        found.setdefault(word, []).append(p - i)
+                stops[hay[p]].record(hay, p, found)
             return found
-        for ch, rx, entries in self._passes:
+        for ch, rx, stop in self._passes:
+            record = stop.record
             # A rare anchor is reached faster by `str.find` (memchr) than by a regex pass; after
             # `_FIND_LIMIT` stops the regex pass takes over for the rest of the text.
             p = hay.find(ch)
-            stops = 0
+            seen = 0
             match = rx.match
-            while p >= 0 and stops < _FIND_LIMIT:
+            while p >= 0 and seen < _FIND_LIMIT:
                 if match(hay, p) is not None:
-                    for word, i in entries:
-                        if i <= p and starts(word, p - i):
-                            found.setdefault(word, []).append(p - i)
+                    record(hay, p, found)
                 p = hay.find(ch, p + 1)
-                stops += 1
-            if p < 0:
-                continue
-            for m in rx.finditer(hay, p):
-                p = m.start()
-                for word, i in entries:
-                    if i <= p and starts(word, p - i):
-                        found.setdefault(word, []).append(p - i)
+                seen += 1
+            if p >= 0:
+                for m in rx.finditer(hay, p):
+                    record(hay, m.start(), found)
         return found

@@ -29,6 +29,9 @@ INPUTS = [
     ("dots and digits", ("1." * (MIB // 2 + 1))[:MIB]),
     ("url-ish", ("http://a:b@" * (MIB // 11 + 1))[:MIB]),
     ("slack prefix", ("xoxb-1" * (MIB // 6 + 1))[:MIB]),
+    ("mid-token triggers", ("a.acc.eyJT3BlbkFJ:A" * (MIB // 19 + 1))[:MIB]),
+    ("short triggers", ("s.pat_k_b_|" * (MIB // 11 + 1))[:MIB]),
+    ("trigger soup", ("ghp_xoxb-AKIAsk-ant-glpat-npm_hf_sig=" * (MIB // 37 + 1))[:MIB]),
 ]
 
 
