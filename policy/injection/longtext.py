@@ -22,7 +22,7 @@ regex match object).
 from __future__ import annotations
 
 import re
-from itertools import accumulate, compress, islice
+from itertools import compress
 from operator import itemgetter
 
 from policy.injection.anchors import KEY_LEN, line_body, split_top
@@ -34,7 +34,7 @@ __all__ = ["LongMatcher"]
 BEFORE = 200  # characters read before an anchor word of a "near" rule
 AFTER = 500  # and after it
 MAX_PLACES = 64  # positions kept per rule and text
-_SPLIT = re.compile(r"(\W+)")
+_WORD = re.compile(r"\w+")
 _KEY = itemgetter(slice(0, KEY_LEN))
 _NON_WORD = {i: " " for i in range(128) if not (chr(i).isalnum() or chr(i) == "_")}
 _MARKS = set("<[#!:@=%&~*\n-{(|")
@@ -83,6 +83,11 @@ def _close(alt: str) -> int:
             if depth == 0:
                 return i
     return -1
+
+
+def _is_word(char: str) -> bool:
+    """Return whether char is a word character (as \\w is)."""
+    return char.isalnum() or char == "_"
 
 
 class _Scan:
@@ -233,12 +238,18 @@ class LongMatcher:
 
     def _regex_positions(self, block: str, offset: int, where: dict[str, list[int]]) -> None:
         """Add the anchor words of any block (see positions)."""
-        parts = _SPLIT.split(block)
-        words = parts[0::2]
-        starts = islice(accumulate(map(len, parts), initial=offset), 0, None, 2)
-        hits = map(self.index.__contains__, map(_KEY, words))
-        for word, start in compress(zip(words, starts, strict=False), hits):
-            where.setdefault(word[:KEY_LEN], []).append(start)
+        words = _WORD.findall(block)
+        find, n = block.find, len(block)
+        at = 0
+        for word in compress(words, map(self.index.__contains__, map(_KEY, words))):
+            # The next whole-word occurrence is this one: an earlier one would be a hit too.
+            at = find(word, at)
+            while (at and _is_word(block[at - 1])) or (
+                at + len(word) < n and _is_word(block[at + len(word)])
+            ):
+                at = find(word, at + 1)
+            where.setdefault(word[:KEY_LEN], []).append(offset + at)
+            at += len(word)
 
     def match(
         self, text: str, where: dict[str, list[int]] | None = None

@@ -62,6 +62,7 @@ _LEET = str.maketrans(
     }
 )
 _LEET_HINT = re.compile(r"[a-z][0134578@$][a-z]")
+_LEET_FOLD = {**_HOMOGLYPHS, **_LEET}  # both at once (they map different characters)
 _LEET_CHARS = "@$!|"
 _LEET_WORD_MAX = 40  # longer runs of letters, digits and leet symbols are not one word
 _LEET_TAIL = re.compile(r"[\w@$!|]*")
@@ -207,8 +208,8 @@ def _leet_lines(text: str, anchors: frozenset[str] | None) -> str:
         if b - a > _LEET_WORD_MAX:  # a blob or an identifier, not a word
             m = search(text, b)
             continue
-        folded = text[a:b].translate(_HOMOGLYPHS).translate(_LEET)
-        if not any(w[:4] in anchors for w in _WORD.findall(folded)):
+        # The folded run is one word (leet symbols fold to letters): its key is enough.
+        if text[a : min(b, a + 4)].translate(_LEET_FOLD) not in anchors:
             m = search(text, b)  # the next word with a hint
             continue
         start = text.rfind("\n", 0, a) + 1
