@@ -62,7 +62,8 @@ _LEET = str.maketrans(
     }
 )
 _LEET_HINT = re.compile(r"[a-z][0134578@$][a-z]")
-_LEET_FOLD = {**_HOMOGLYPHS, **_LEET}  # both at once (they map different characters)
+# Both at once (they map different characters).
+_LEET_FOLD: dict[int, str | int | None] = {**_HOMOGLYPHS, **_LEET}
 _LEET_CHARS = "@$!|"
 _LEET_WORD_MAX = 40  # longer runs of letters, digits and leet symbols are not one word
 _LEET_TAIL = re.compile(r"[\w@$!|]*")
