@@ -16,7 +16,7 @@ from .entropy import entropy, is_placeholder, looks_random
 from .names import name_class
 from .triggers import TriggerScan
 
-__all__ = ["HINTS", "assignments", "assignments_at"]
+__all__ = ["HINTS", "HINT_GUARDS", "assignments", "assignments_at"]
 
 _HINTS = ("token", "secre", "pass", "pwd", "cred", "key", "auth", "pw", "pat", "session", "cookie")
 _SHORT_HINTS = frozenset({"pw", "pat"})
@@ -151,7 +151,9 @@ def _reversed(text: str) -> Iterator[Span]:
 
 HINTS = _HINTS
 """Lowered substrings of secret-like names; where they occur is where assignments are sought."""
-_HINT_SCAN = TriggerScan(_HINTS)
+HINT_GUARDS = {word: "(?![a-z])" for word in _SHORT_HINTS}
+"""Short hints count only as whole words, so a letter after them rules them out at once."""
+_HINT_SCAN = TriggerScan(_HINTS, HINT_GUARDS)
 
 
 def _hint_positions(lowered: str, found: Mapping[str, list[int]]) -> list[tuple[int, int]]:

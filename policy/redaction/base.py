@@ -44,6 +44,7 @@ class Rule:
     left: re.Pattern[str] | None = None
     anchored: bool = False
     offset: int = 0
+    guard: str | None = None
 
 
 _LEADING_LOOKBEHIND = re.compile(r"^(?:\(\?i\))?\(\?<!(\[[^\]]*\])\)")
@@ -60,11 +61,14 @@ def rule(
     nocase: bool = False,
     anchored: bool | None = None,
     offset: int = 0,
+    guard: str | None = None,
 ) -> Rule:
     """Compile a rule; with `nocase`, triggers are matched against the lowered text.
 
     `anchored` (detected when the pattern visibly starts with its triggers) means every match
-    starts `offset` characters before a trigger occurrence.
+    starts `offset` characters before a trigger occurrence. `guard` is a regex that every match
+    has right after its trigger: occurrences without it are not even reported by the trigger
+    scan (worth it for triggers that are common words, such as `pat` in `path`).
     """
     flags = re.IGNORECASE if nocase else 0
     lits = tuple(t.lower() for t in triggers) if nocase else triggers
@@ -79,7 +83,7 @@ def rule(
             offset == 0 and bool(triggers) and _starts_with_triggers(regex, lead, left, triggers)
         )
     compiled = re.compile(regex, flags)
-    return Rule(kind, compiled, lits, nocase, group, check, left, anchored, offset)
+    return Rule(kind, compiled, lits, nocase, group, check, left, anchored, offset, guard)
 
 
 def _starts_with_triggers(
@@ -136,6 +140,16 @@ def _windows(starts: list[int], back: int, fwd: int, n: int) -> Iterator[tuple[i
         yield lo, hi
 
 
+def _guards(rules: Sequence[Rule], nocase: bool) -> dict[str, str]:
+    """The guard of each trigger that every rule using it guards in the same way."""
+    seen: dict[str, set[str | None]] = {}
+    for r in rules:
+        if r.nocase == nocase:
+            for t in r.triggers:
+                seen.setdefault(t, set()).add(r.guard)
+    return {t: g for t, gs in seen.items() if len(gs) == 1 for g in gs if g is not None}
+
+
 class RuleSet:
     """Runs a family of rules only around the places where their trigger literals occur.
 
@@ -149,8 +163,14 @@ class RuleSet:
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.rules = tuple(rules)
-        self._case = TriggerScan(t for r in self.rules if not r.nocase for t in r.triggers)
-        self._nocase = TriggerScan(t for r in self.rules if r.nocase for t in r.triggers)
+        self._case = TriggerScan(
+            (t for r in self.rules if not r.nocase for t in r.triggers), _guards(self.rules, False)
+        )
+        self.lowered_guards = _guards(self.rules, True)
+        """Guards of the `lowered_triggers`, for a caller that scans for them itself."""
+        self._nocase = TriggerScan(
+            (t for r in self.rules if r.nocase for t in r.triggers), self.lowered_guards
+        )
         self._always = tuple(i for i, r in enumerate(self.rules) if not r.triggers)
         self._widths = tuple(_width(r) for r in self.rules)
         by_trigger: dict[tuple[str, bool], list[int]] = {}

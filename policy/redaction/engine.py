@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 
-from .assignment import HINTS, assignments_at
+from .assignment import HINT_GUARDS, HINTS, assignments_at
 from .base import Detector, RuleSet, Span
 from .chat import CHAT, discord_tokens
 from .cloud import CLOUD
@@ -39,7 +39,12 @@ class _Secrets:
     """
 
     def __init__(self) -> None:
-        self._lowered = TriggerScan([*FORMATS.lowered_triggers, *HINTS])
+        guards = {**FORMATS.lowered_guards, **HINT_GUARDS}
+        # A word that is both a format trigger and a hint is guarded only if both agree.
+        for word in set(FORMATS.lowered_triggers) & set(HINTS):
+            if FORMATS.lowered_guards.get(word) != HINT_GUARDS.get(word):
+                guards.pop(word, None)
+        self._lowered = TriggerScan([*FORMATS.lowered_triggers, *HINTS], guards)
 
     def __call__(self, text: str, lowered: str) -> Iterator[Span]:
         found_low = self._lowered.positions(lowered)

@@ -19,6 +19,8 @@ _EH = r"(?![\w-])"
 
 
 _ANCHORED = frozenset({"NRAK- NRII- NRJS- NRRA-", "live_ test_", "pat. sat.", "hvs. hvb."})
+_GUARDS = {"pat": r"[A-Za-z0-9]{14}\.", "s.": r"[A-Za-z0-9]{24}"}
+"""What must follow triggers that are common in ordinary text (`path`, `orders.py`)."""
 _OFFSETS = {"k_": 1, ".atlasv1.": 14, "msh": 10, "-us": 32}
 
 
@@ -163,6 +165,7 @@ SAAS = RuleSet(
                 check=_masked_after(skip),
                 offset=_OFFSETS.get(trigger, 0),
                 anchored=True if trigger in _OFFSETS or trigger in _ANCHORED else None,
+                guard=_GUARDS.get(trigger),
             )
             for kind, regex, trigger, skip in _TABLE
         ),

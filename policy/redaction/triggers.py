@@ -17,7 +17,7 @@ Lookarounds consume nothing, so overlapping literals are all found.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 __all__ = ["TriggerScan", "rarity"]
 
@@ -129,19 +129,28 @@ def _forward(words: Iterable[str]) -> str:
     return build(root)
 
 
-def _tail_regex(node: _Trie) -> str:
-    """A regex over the trie of what follows an anchor; leaves are keyed by the whole word.
+def _tail_regex(node: _Trie, guards: Mapping[str, str]) -> str:
+    """A regex over the trie of what follows an anchor. Leaves are keyed by the whole word,
+    prefixed with NUL when the word starts at the anchor.
 
     Words that begin before the anchor are checked backwards, one lookbehind per word length
     (a lookbehind must have one width) holding a prefix-factored alternation of those words.
+    A word's guard, if any, must match after it.
     """
-    behind = [key for key in node if len(key) != 1]
-    if "" in behind:
+    leaves = [key for key in node if len(key) != 1]
+    front = [key[1:] for key in leaves if key.startswith("\0")]
+    if any(word not in guards for word in front):
         return ""
-    alts = [re.escape(key) + _tail_regex(sub) for key, sub in node.items() if len(key) == 1]
+    alts = [re.escape(key) + _tail_regex(sub, guards) for key, sub in node.items() if len(key) == 1]
+    alts += sorted({"(?=" + guards[word] + ")" for word in front})
     by_len: dict[int, list[str]] = {}
-    for word in behind:
-        by_len.setdefault(len(word), []).append(word)
+    for word in leaves:
+        if word.startswith("\0"):
+            continue
+        if word in guards:
+            alts.append("(?<=" + re.escape(word) + ")(?=" + guards[word] + ")")
+        else:
+            by_len.setdefault(len(word), []).append(word)
     alts += ["(?<=" + _forward(words) + ")" for _, words in sorted(by_len.items())]
     return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
 
@@ -180,8 +189,11 @@ class _Stop:
 class TriggerScan:
     """All start positions of a fixed set of literals in a text, one regex pass per anchor."""
 
-    def __init__(self, words: Iterable[str]) -> None:
+    def __init__(self, words: Iterable[str], guards: Mapping[str, str] | None = None) -> None:
+        """`guards` maps some words to a regex that must match right after them; a guard only
+        saves work, so it must hold after every occurrence the caller cares about."""
         self.words = tuple(sorted({w for w in words if w}))
+        guards = {w: g for w, g in (guards or {}).items() if w in self.words}
         by_char: dict[str, list[_Entry]] = {}
         for word, i in sorted(_anchors(self.words).items()):
             by_char.setdefault(word[i], []).append((word, i))
@@ -194,8 +206,8 @@ class TriggerScan:
                     node = node.setdefault(c, {})
                 # A leaf (any key but one character): the whole word, checked backwards, when it
                 # starts before the anchor.
-                node[word if i else ""] = {}
-            tail = _tail_regex(root)
+                node[word if i else "\0" + word] = {}
+            tail = _tail_regex(root, guards)
             rx = re.compile(re.escape(ch) + ("(?=" + tail + ")" if tail else ""))
             passes.append((ch, rx, _Stop(entries)))
         self._passes = tuple(passes)
