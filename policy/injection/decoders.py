@@ -41,7 +41,7 @@ _A85 = re.compile(r"<~[!-u\s]{10,}~>")
 _B85 = re.compile(r"[0-9A-Za-z!#$%&()*+\-;<=>?@^_`{|}~]{30,}")
 _MORSE_GATE = re.compile(r"[.\-]{1,7} [.\-]{1,7} [.\-]{1,7} [.\-]")
 _B64_HINT = re.compile(r"[0-9+/]")
-_MORSE_PAIRS = (". .", ". -", "- .", "- -")
+_MORSE_PAIR = re.compile(r"[.\-] [.\-]")
 _HEXSEP = re.compile(r"[ :,\-]")
 
 _MORSE_TABLE = dict(
@@ -144,7 +144,7 @@ def _morse(seg: str) -> str | None:
 
 def _morse_gate(text: str) -> bool:
     """Return whether text has four Morse codes in a row (cheap substring checks first)."""
-    if not any(pair in text for pair in _MORSE_PAIRS):
+    if _MORSE_PAIR.search(text) is None:
         return False  # _MORSE_GATE needs a code, a space and a code
     return _MORSE_GATE.search(text) is not None
 
@@ -220,7 +220,7 @@ def _segments(text: str) -> list[tuple[str, str]]:
             dec = readable(raw)
             if dec:
                 found.append(("binary", dec))
-    if (".-" in text or "-." in text) and _morse_gate(text):
+    if _morse_gate(text) and (".-" in text or "-." in text):
         for m in _MORSE.finditer(text):
             dec = _morse(m.group())
             if dec:

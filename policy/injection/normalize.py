@@ -62,6 +62,8 @@ _LEET = str.maketrans(
     }
 )
 _LEET_HINT = re.compile(r"[a-z][0134578@$][a-z]")
+# The same hint found from its digit or symbol, rarer than letters: much faster on prose.
+_LEET_HINT_FAST = re.compile(r"[0134578@$](?<=[a-z].)(?=[a-z])")
 # Both at once (they map different characters).
 _LEET_FOLD: dict[int, str | int | None] = {**_HOMOGLYPHS, **_LEET}
 _LEET_CHARS = "@$!|"
@@ -201,7 +203,7 @@ def _leet_lines(text: str, anchors: frozenset[str] | None) -> str:
     lines: list[str] = []
     rev = text[::-1]  # to find where a word begins with a forward regex match
     n = len(text)
-    search, tail = _LEET_HINT.search, _LEET_TAIL.match
+    search, tail = _LEET_HINT_FAST.search, _LEET_TAIL.match
     m = search(text)
     while m is not None:
         a = n - tail(rev, n - m.start()).end()  # type: ignore[union-attr]
