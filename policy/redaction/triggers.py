@@ -101,6 +101,21 @@ def _anchors(words: Iterable[str]) -> dict[str, int]:
         for word in [w for w in uncovered if best in w]:
             chosen[word] = _offset(word, best)
             uncovered.discard(word)
+    return _merged(chosen)
+
+
+def _merged(chosen: dict[str, int]) -> dict[str, int]:
+    """Drop a pass when each of its words also holds the anchor of another pass: a word added
+    to an existing pass costs a few literal checks where that pass stops anyway."""
+    anchors = {w[i] for w, i in chosen.items()}
+    for ch in sorted(anchors, key=rarity):
+        words = [w for w, i in chosen.items() if w[i] == ch]
+        others = anchors - {ch}
+        if all(any(c in others for c in w) for w in words):
+            for w in words:
+                # The most frequent other anchor: the pass whose stops are paid for already.
+                chosen[w] = _offset(w, max((c for c in w if c in others), key=rarity))
+            anchors.discard(ch)
     return chosen
 
 
