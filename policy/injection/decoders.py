@@ -142,11 +142,16 @@ def _morse(seg: str) -> str | None:
     return text if len(text) >= 4 else None
 
 
-def _morse_gate(text: str) -> bool:
-    """Return whether text has four Morse codes in a row (cheap substring checks first)."""
-    if _MORSE_PAIR.search(text) is None:
-        return False  # _MORSE_GATE needs a code, a space and a code
-    return _MORSE_GATE.search(text) is not None
+def _morse_text(text: str) -> str:
+    """Return the part of text that may hold Morse code ("" if none).
+
+    _MORSE_GATE needs a code, a space and a code (_MORSE_PAIR, found fast); Morse runs
+    hold no newline, so a long text is read only on the lines with such a pair.
+    """
+    part = suspect_lines(text, _MORSE_PAIR) if len(text) > LONG else text
+    if not part or (".-" not in part and "-." not in part) or not _MORSE_GATE.search(part):
+        return ""
+    return part
 
 
 def _segments(text: str) -> list[tuple[str, str]]:
@@ -220,8 +225,9 @@ def _segments(text: str) -> list[tuple[str, str]]:
             dec = readable(raw)
             if dec:
                 found.append(("binary", dec))
-    if _morse_gate(text) and (".-" in text or "-." in text):
-        for m in _MORSE.finditer(text):
+    morse = _morse_text(text)
+    if morse:
+        for m in _MORSE.finditer(morse):
             dec = _morse(m.group())
             if dec:
                 found.append(("morse", dec))

@@ -85,11 +85,6 @@ def _close(alt: str) -> int:
     return -1
 
 
-def _is_word(char: str) -> bool:
-    """Return whether char is a word character (as \\w is)."""
-    return char.isalnum() or char == "_"
-
-
 class _Scan:
     """A rule searched over the whole text, with an optional start-of-text alternative."""
 
@@ -244,10 +239,12 @@ class LongMatcher:
         for word in compress(words, map(self.index.__contains__, map(_KEY, words))):
             # The next whole-word occurrence is this one: an earlier one would be a hit too.
             at = find(word, at)
-            while (at and _is_word(block[at - 1])) or (
-                at + len(word) < n and _is_word(block[at + len(word)])
+            end = at + len(word)
+            while (at and (block[at - 1].isalnum() or block[at - 1] == "_")) or (
+                end < n and (block[end].isalnum() or block[end] == "_")
             ):
                 at = find(word, at + 1)
+                end = at + len(word)
             where.setdefault(word[:KEY_LEN], []).append(offset + at)
             at += len(word)
 

@@ -32,6 +32,7 @@ _INVISIBLE = (
 _DROP = dict.fromkeys(map(ord, _INVISIBLE))
 _INVISIBLE_RE = re.compile(f"[{_INVISIBLE}]")
 _TAGS = re.compile("[\U000e0000-\U000e007f]")
+_HIDDEN = re.compile(f"[{_INVISIBLE}\U000e0000-\U000e007f]")
 _MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 # Look-alikes folded to Latin (after lower-casing): Cyrillic, Greek, Turkish dotless i.
@@ -118,11 +119,10 @@ def blocks(text: str, size: int = 4096) -> list[str]:
 def _fold(text: str) -> tuple[str, int, bool]:
     """Return the canonical form of a text that is not pure ASCII (see canonical)."""
     norm = unicodedata.normalize("NFKD", text)
-    stripped = _INVISIBLE_RE.sub("", norm)
-    hidden = len(norm) - len(stripped) - norm.count("\u200d")  # ZWJ joins emoji
-    tags = _TAGS.search(stripped) is not None
-    if tags:
-        stripped = _TAGS.sub(_untag, stripped)
+    found = [0, 0]  # invisible characters, tag characters
+    stripped = _HIDDEN.sub(lambda m: _unhide(m, found), norm)  # one pass for both
+    hidden = found[0] - norm.count("\u200d")  # ZWJ joins emoji
+    tags = found[1] > 0
     stripped = _MARKS.sub("", stripped)
     return unicodedata.normalize("NFKC", stripped).lower(), hidden, tags
 
@@ -131,6 +131,16 @@ def fold_pattern(pattern: str) -> str:
     """Strip accents from a regex written in lower case, as canonical does to text."""
     norm = _MARKS.sub("", unicodedata.normalize("NFKD", pattern))
     return unicodedata.normalize("NFKC", norm)
+
+
+def _unhide(m: re.Match[str], found: list[int]) -> str:
+    """Drop an invisible character or read a tag character back, counting each kind."""
+    char = m.group()
+    if char < "\U000e0000":
+        found[0] += 1
+        return ""
+    found[1] += 1
+    return _untag(m)
 
 
 def _untag(m: re.Match[str]) -> str:
