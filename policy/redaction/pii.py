@@ -20,7 +20,12 @@ _LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01
 _DOMAIN = re.compile(
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![\w-])"
 )
-_PHONE_INTL = re.compile(r"\+\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){2,5}(?![\d])(?!\.\d)")
+_PHONE_INTL = re.compile(
+    # The lookahead only drops what the digit count below rejects (fewer than 8 digits, such
+    # as the `+0000` of a log timestamp) before a match object is made for it.
+    r"\+(?=(?:[ .()\-]{0,2}\d){8})"
+    r"\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){2,5}(?![\d])(?!\.\d)"
+)
 _PHONE_US = (
     # (pattern, characters its matches start before the pattern's first literal): searching
     # from the first separator, which is rarer than a digit, lets `re` skip most positions.
@@ -142,7 +147,9 @@ def phones(text: str, lowered: str) -> Iterator[Span]:
         for m in _PHONE_INTL.finditer(text):
             if _after_word(text, m.start(), "+"):
                 continue
-            digits = sum(ch.isdigit() for ch in m.group(0))
+            s = m.group(0)
+            # The match holds digits, one `+` and the separators ` .-()` only.
+            digits = len(s) - 1 - sum(map(s.count, " .-()"))
             if 8 <= digits <= 15:
                 yield (m.start(), m.end(), "phone")
     if "-" in text or "." in text or "(" in text:
