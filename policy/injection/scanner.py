@@ -94,6 +94,8 @@ _SQUASHED = re.compile(
     r"doanythingnow|jailbreak|revealyour(?:system|initial|hidden)"
 )
 _ROT_HINT = re.compile(r"\brot-?13\b|\bcaesar\b")
+_ROT_KEYS = frozenset({"rot", "rot1", "caes"})  # the words _ROT_HINT starts with
+_REV_KEYS = frozenset({"back", "reve"})  # and _REV_HINT ("in reverse" has "reverse")
 _REV_HINT = re.compile(r"\b(?:backwards?|reversed|in reverse|reverse (?:it|this|the text))\b")
 # Second-person commands; a long text with many of them reads like a prompt for a model.
 _DIRECTIVE = re.compile(
@@ -172,7 +174,7 @@ class Scanner:
         """Compile the built-in rules and the configured extra patterns."""
         self.config = config or ScannerConfig()
         self._rules = RuleSet(BUILTIN)
-        self._long = LongMatcher(self._rules.rules, _DIRECTIVE_KEYS)
+        self._long = LongMatcher(self._rules.rules, _DIRECTIVE_KEYS | _ROT_KEYS | _REV_KEYS)
         self._custom = tuple(
             (name, _compile_extra(name, pattern), ThreatLevel(level))
             for name, pattern, level in self.config.extra_patterns
@@ -307,7 +309,7 @@ class Scanner:
                 "obfuscation:mixed-script", "obfuscation", 2.0 if sig.mixed_script > 2 else 1.0
             )
         readings = variants(canon, sig, self._long.index)
-        readings += self._rotated(canon, toks)
+        readings += self._rotated(canon, toks, where)
         for trick, reading in readings:
             if trick == "squashed":
                 if _SQUASHED.search(reading):
@@ -319,15 +321,23 @@ class Scanner:
         if depth < self.config.max_decode_depth and state.budget > 0:
             self._decode(visible(text) if hidden or tags else text, depth, state)
 
-    def _rotated(self, canon: str, toks: list[str]) -> list[tuple[str, str]]:
-        """Return rot13 and reversed readings when the words look like rotated attack words."""
+    def _rotated(
+        self, canon: str, toks: list[str], where: dict[str, list[int]] | None = None
+    ) -> list[tuple[str, str]]:
+        """Return rot13 and reversed readings when the words look like rotated attack words.
+
+        In a long text, only on the lines with a hint (where: its anchor positions, which
+        tell at once whether a hint word occurs at all).
+        """
         out: list[tuple[str, str]] = []
         if len(canon) > LONG:  # chance overlaps are likely: read only lines with a hint
-            if "rot13" in canon or "rot-13" in canon or "caesar" in canon:
+            rot_word = where is None or not _ROT_KEYS.isdisjoint(where)
+            rev_word = where is None or not _REV_KEYS.isdisjoint(where)
+            if rot_word and ("rot13" in canon or "rot-13" in canon or "caesar" in canon):
                 part = suspect_lines(canon, _ROT_HINT)
                 if part:
                     out.append(("rot13", rot13(part)))
-            if "backward" in canon or "reversed" in canon or "in reverse" in canon:
+            if rev_word and ("backward" in canon or "reversed" in canon or "in reverse" in canon):
                 part = suspect_lines(canon, _REV_HINT)
                 if part:
                     out.append(("reversed", reverse_text(part)))
