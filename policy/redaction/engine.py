@@ -18,7 +18,7 @@ from .base import Detector, RuleSet, Span
 from .chat import CHAT, discord_tokens
 from .cloud import CLOUD
 from .known import KnownSecrets
-from .pii import PII_DETECTORS
+from .pii import PiiScan
 from .saas import SAAS
 from .structured import STRUCTURED, kubernetes_secrets, private_keys
 from .triggers import TriggerScan
@@ -117,7 +117,8 @@ class Redactor:
             detectors.extend(SECRET_DETECTORS)
         if self.config.extra_patterns:
             detectors.append(_Extra(self.config.extra_patterns))
-        detectors.extend(PII_DETECTORS[k] for k in sorted(self.config.pii))
+        if self.config.pii:
+            detectors.append(PiiScan(self.config.pii))
         self._detectors = tuple(detectors)
 
     def with_secrets(self, secrets: Mapping[str, str]) -> Redactor:

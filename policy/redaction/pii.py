@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from .base import Span
 
-__all__ = ["PII_DETECTORS", "PII_KINDS", "iban_ok", "luhn_ok"]
+__all__ = ["PII_DETECTORS", "PII_KINDS", "PiiScan", "iban_ok", "luhn_ok"]
 
 PII_KINDS = frozenset({"email", "phone", "card", "iban", "ssn", "ip"})
 
@@ -60,20 +60,9 @@ _GLOBAL_V6 = ipaddress.IPv6Network("2000::/3")
 _WORDISH = re.compile(r"[\w.+-]")
 
 
-class _ShapeCache:
-    """The last text's shape view (digits -> 0, upper -> A, lower -> a), one per thread-safe swap."""
-
-    last: tuple[str, bytes] = ("", b"")
-
-
 def _shape(text: str) -> bytes:
     """A same-length byte view of `text` where every digit is `0` and every letter `A`/`a`."""
-    cached = _ShapeCache.last
-    if cached[0] is text:
-        return cached[1]
-    shape = text.encode("ascii", "replace").translate(_SHAPE_TABLE)
-    _ShapeCache.last = (text, shape)
-    return shape
+    return text.encode("ascii", "replace").translate(_SHAPE_TABLE)
 
 
 def _after_word(text: str, start: int, chars: str = "") -> bool:
@@ -141,7 +130,7 @@ def emails(text: str, lowered: str) -> Iterator[Span]:
             at = text.find("@", at + 1)
 
 
-def phones(text: str, lowered: str) -> Iterator[Span]:
+def phones(text: str, lowered: str, shape: bytes | None = None) -> Iterator[Span]:
     """International (+CC ...) and North American phone numbers."""
     if "+" in text:
         for m in _PHONE_INTL.finditer(text):
@@ -153,32 +142,32 @@ def phones(text: str, lowered: str) -> Iterator[Span]:
             if 8 <= digits <= 15:
                 yield (m.start(), m.end(), "phone")
     if "-" in text or "." in text or "(" in text:
-        shape = _shape(text)
+        shape = _shape(text) if shape is None else shape
         for pattern, back in _PHONE_US:
             for hit in pattern.finditer(shape):
                 yield (hit.start() - back, hit.end(), "phone")
 
 
-def cards(text: str, lowered: str) -> Iterator[Span]:
+def cards(text: str, lowered: str, shape: bytes | None = None) -> Iterator[Span]:
     """Payment card numbers with a known brand prefix and a valid Luhn digit."""
-    for m in _CARD.finditer(_shape(text)):
+    for m in _CARD.finditer(_shape(text) if shape is None else shape):
         d = text[m.start() : m.end()].replace(" ", "").replace("-", "")
         if 13 <= len(d) <= 19 and _card_brand_ok(d) and luhn_ok(d):
             yield (m.start(), m.end(), "card")
 
 
-def ibans(text: str, lowered: str) -> Iterator[Span]:
+def ibans(text: str, lowered: str, shape: bytes | None = None) -> Iterator[Span]:
     """IBANs with a valid mod-97 check."""
-    for m in _IBAN.finditer(_shape(text)):
+    for m in _IBAN.finditer(_shape(text) if shape is None else shape):
         if iban_ok(text[m.start() : m.end()].replace(" ", "")):
             yield (m.start(), m.end(), "iban")
 
 
-def ssns(text: str, lowered: str) -> Iterator[Span]:
+def ssns(text: str, lowered: str, shape: bytes | None = None) -> Iterator[Span]:
     """US social security numbers written as AAA-GG-SSSS."""
     if "-" not in text:
         return
-    for m in _SSN.finditer(_shape(text)):
+    for m in _SSN.finditer(_shape(text) if shape is None else shape):
         start = m.start() - 3
         v = text[start : m.end()]
         area = v[:3]
@@ -236,3 +225,32 @@ PII_DETECTORS: dict[str, Callable[[str, str], Iterator[Span]]] = {
     "ssn": ssns,
     "ip": ips,
 }
+
+_SHAPED = {"phone": phones, "card": cards, "iban": ibans, "ssn": ssns}
+_MIN_DIGITS = {"card": 13, "ssn": 9}
+"""ASCII digits a text needs before the kind can occur at all (checked on short text only)."""
+_SHORT = 4096
+
+
+class PiiScan:
+    """The chosen PII kinds, in sorted order, sharing one shape view of each text.
+
+    The shape is computed per call and dropped with it: nothing of the text is kept.
+    """
+
+    def __init__(self, kinds: Iterable[str]) -> None:
+        self.kinds = tuple(sorted(set(kinds)))
+        self._shaped = any(k in _SHAPED for k in self.kinds)
+
+    def __call__(self, text: str, lowered: str) -> Iterator[Span]:
+        """Spans of every chosen kind."""
+        shape = _shape(text) if self._shaped else b""
+        digits = shape.count(b"0") if len(text) < _SHORT else len(text)
+        for kind in self.kinds:
+            if digits < _MIN_DIGITS.get(kind, 0):
+                continue
+            shaped = _SHAPED.get(kind)
+            if shaped is not None:
+                yield from shaped(text, lowered, shape)
+            else:
+                yield from PII_DETECTORS[kind](text, lowered)
