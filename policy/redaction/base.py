@@ -1,13 +1,15 @@
 """Detector building blocks: spans, regex rules with literal triggers, and rule sets.
 
 A detector is a callable `(text, lowered) -> iterable of (start, end, kind)` spans; `lowered` is
-`text.lower()`, computed once per window. A `Rule` names the literals (triggers) that must occur
-for it to apply; a `RuleSet` finds which triggers occur (one prefix-factored regex pass over the
-lowered text) and runs only those rules. Rules whose matches
-start with a trigger are "anchored": tried only where `str.find` locates the trigger. Patterns
-are written to start at a boundary and use bounded quantifiers, so a long run of one character
-class costs one bounded attempt, not one per position.
-"""
+`text.lower()`, computed once per window. A `Rule` names the literals (triggers) that every one
+of its matches contains. A `RuleSet` finds where its triggers occur (`triggers.TriggerScan`:
+a few literal-first regex passes, case-sensitive triggers in the text, the others in the
+lowered text) and runs only the rules whose triggers occur, and only there: an "anchored" rule
+(its matches start at a trigger, or `offset` characters before one) is matched at each
+occurrence; any other rule is searched in a window around each occurrence as wide as its
+longest match, or over the whole text when its width is unbounded. Patterns are written to
+start at a boundary and use bounded quantifiers, so a long run of one character class costs
+one bounded attempt, not one per position."""
 
 from __future__ import annotations
 
