@@ -36,7 +36,18 @@ AFTER = 500  # and after it
 MAX_PLACES = 64  # positions kept per rule and text
 _WORD = re.compile(r"\w+")
 _KEY = itemgetter(slice(0, KEY_LEN))
+# ASCII non-word characters to spaces; in the second table \x01 is kept, standing in
+# for a non-ASCII word character.
 _NON_WORD = {i: " " for i in range(128) if not (chr(i).isalnum() or chr(i) == "_")}
+_NON_WORD_STAND_IN = {i: c for i, c in _NON_WORD.items() if i != 1}
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _stand_in(m: re.Match[str]) -> str:
+    """Return the ASCII stand-in of a non-ASCII character: \x01 if a word character."""
+    return "\x01" if m.group().isalnum() else " "
+
+
 _MARKS = set("<[#!:@=%&~*\n-{(|")
 
 
@@ -214,15 +225,25 @@ class LongMatcher:
         offset = 0
         for block in blocks(text):
             if block.isascii():
-                self._ascii_positions(block, offset, where)
+                self._ascii_positions(block, block, offset, where)
+            elif len(block.encode()) - len(block) < len(block) // 8 and "\x01" not in block:
+                # A few non-ASCII characters: each becomes one ASCII stand-in (\x01 for a
+                # word character, a space for any other), so offsets stay the same.
+                self._ascii_positions(_NON_ASCII.sub(_stand_in, block), block, offset, where)
             else:
                 self._regex_positions(block, offset, where)
             offset += len(block)
         return where
 
-    def _ascii_positions(self, block: str, offset: int, where: dict[str, list[int]]) -> None:
-        """Add the anchor words of an ASCII block (see positions)."""
-        spaced = " " + block.translate(_NON_WORD) + " "
+    def _ascii_positions(
+        self, block: str, original: str, offset: int, where: dict[str, list[int]]
+    ) -> None:
+        """Add the anchor words of an ASCII block (see positions).
+
+        A word whose key holds a stand-in has its key read from the original block.
+        """
+        table = _NON_WORD if block is original else _NON_WORD_STAND_IN
+        spaced = " " + block.translate(table) + " "
         toks = spaced.split()
         find = spaced.find
         at = 0
@@ -230,6 +251,18 @@ class LongMatcher:
             at = find(f" {tok} ", at)  # the next whole word tok: the one we want
             where.setdefault(tok[:KEY_LEN], []).append(offset + at)
             at += len(tok)
+        if block is original or "\x01" not in block:
+            return
+        at = 0
+        for tok in toks:
+            if "\x01" in tok[:KEY_LEN]:
+                at = find(f" {tok} ", at)
+                key = original[at : at + min(len(tok), KEY_LEN)]
+                if key in self.index:
+                    where.setdefault(key, []).append(offset + at)
+                at += len(tok)
+        for starts in where.values():
+            starts.sort()  # the second pass may have added earlier positions
 
     def _regex_positions(self, block: str, offset: int, where: dict[str, list[int]]) -> None:
         """Add the anchor words of any block (see positions)."""
