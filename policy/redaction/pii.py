@@ -53,6 +53,8 @@ _SHAPE_TABLE = bytes(
 )
 _IPV6_GATE = re.compile(r":(?::|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:)")
 _IPV6 = re.compile(r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
+_HEX_COLON = frozenset("0123456789abcdefABCDEF:")
+_HEX_COLON_RUN = re.compile(r"[0-9A-Fa-f:]*")
 _PRIVATE_V4 = ("10.", "127.", "192.168.")
 """Leading octets of private ranges, enough to skip most addresses in logs without parsing."""
 _VERSION_BEFORE = re.compile(r"(?i)(?:\bv|version|ver)[\s:=]{0,3}$")
@@ -205,8 +207,23 @@ def ips(text: str, lowered: str) -> Iterator[Span]:
                 text, max(0, start - 10), start
             ):
                 yield (start, m.end(), "ip")
-    if _IPV6_GATE.search(text):
-        for m in _IPV6.finditer(text):
+    yield from _ipv6(text)
+
+
+def _ipv6(text: str) -> Iterator[Span]:
+    """Global IPv6 addresses, searched only in the runs of hex digits and colons that pass the
+    gate. A match never leaves its run, so each run is searched as a whole search would."""
+    pos = 0
+    n = len(text)
+    for gate in _IPV6_GATE.finditer(text):
+        if gate.start() < pos:
+            continue
+        start = gate.start()
+        while start > pos and text[start - 1] in _HEX_COLON:
+            start -= 1
+        run = _HEX_COLON_RUN.match(text, gate.start())
+        pos = run.end() if run is not None else gate.end()
+        for m in _IPV6.finditer(text, start, min(n, pos + 1)):
             if (m.start() and text[m.start() - 1] in ":.") or _after_word(text, m.start()):
                 continue
             try:
