@@ -173,9 +173,8 @@ class LongMatcher:
     __slots__ = (
         "_any_lead",
         "_by_lead",
-        "_inside",
+        "_gate_literals",
         "_lines",
-        "_literals",
         "_near",
         "_scans",
         "index",
@@ -203,11 +202,7 @@ class LongMatcher:
             key: re.compile("|".join(f"(?:{r.regex.pattern})" for r in lead))
             for key, lead in self._by_lead.items()
         }
-        # One pass finds which gate literals occur. A literal inside a longer one found
-        # there (the "[" of "![") also occurs; no two literals overlap otherwise.
-        lits = sorted({x for s in self._scans for x in s.gate_literals}, key=len, reverse=True)
-        self._literals = re.compile("|".join(map(re.escape, lits))) if lits else None
-        self._inside = {y: frozenset(x for x in lits if x in y) for y in lits}
+        self._gate_literals = tuple(sorted({x for s in self._scans for x in s.gate_literals}))
         # One pass finds the newlines after which any line rule may match.
         bodies = [f"(?:{s.line})" for s in self._scans if s.line is not None]
         self._lines = re.compile("\n(?=" + "|".join(bodies) + ")") if bodies else None
@@ -292,11 +287,8 @@ class LongMatcher:
             where = self.positions(text)
         fired: list[tuple[Rule, list[int]]] = []
         newlines = [m.start() for m in self._lines.finditer(text)] if self._lines else None
-        literals: set[str] | None = None
-        if self._literals is not None:
-            literals = set()
-            for found in set(self._literals.findall(text)):
-                literals |= self._inside[found]
+        # Which gate literals occur: a one-character search (fast) before the full one.
+        literals = {x for x in self._gate_literals if x[0] in text and x in text}
         for scan in self._scans:
             places = scan.places(text, where, newlines, literals)
             if places:
