@@ -2,7 +2,10 @@
 
 One scan of a window:
   1. canonical form (normalize.canonical) and its word keys;
-  2. the rules the keys select (ruleset.RuleSet.match);
+  2. the rules the keys select (ruleset.RuleSet.match); a window longer than LONG is
+     matched by longtext.LongMatcher instead, which reads each rule only at its lead
+     words (or newlines, or marks) found in one pass, and the tricks and decoders
+     below read only the lines that show them;
   3. readings that undo a trick the text shows (look-alikes, leetspeak, spacing, and
      rot13 or reversed text when the words look rotated or reversed); rules that fire
      only on such a reading also fire the "obfuscation" check;
