@@ -88,8 +88,17 @@ class KnownSecrets:
             while pos >= 0:
                 yield (pos, pos + len(needle), "known_secret")
                 pos = text.find(needle, pos + 1)
-        hidden = any(mark in text for mark in _ZERO_WIDTH)
+        hidden: bool | None = None
         for pieces, pattern in self._split:
-            if hidden or any(p in text for p in pieces):
-                for m in pattern.finditer(text):
-                    yield (m.start(), m.end(), "known_secret")
+            # The pattern's literal first character makes the search cheap; whether the value
+            # may be split here (zero-width marks, or a 4-character piece of it somewhere) is
+            # asked only once it matched, since each `in` scans the whole text.
+            gate: bool | None = None
+            for m in pattern.finditer(text):
+                if gate is None:
+                    if hidden is None:
+                        hidden = any(mark in text for mark in _ZERO_WIDTH)
+                    gate = hidden or any(p in text for p in pieces)
+                if not gate:
+                    break
+                yield (m.start(), m.end(), "known_secret")
