@@ -96,6 +96,36 @@ def _close(alt: str) -> int:
     return -1
 
 
+def _first_chars(pattern: str) -> set[str]:
+    """Return the characters every match of pattern may start with; empty if unsure."""
+    out: set[str] = set()
+    for alt in split_top(pattern):
+        if alt.startswith("(?:"):
+            end = _close(alt)
+            if end < 0 or alt[end + 1 : end + 2] in {"?", "*", "{"}:
+                return set()
+            inner = _first_chars(alt[3:end])
+            if not inner:
+                return set()
+            out |= inner
+        elif alt.startswith("\\") and alt[1:2] and not alt[1].isalnum():
+            out.add(alt[1])
+        elif alt[:1] and alt[0] not in "[](){}.*+?|^$\\" and not _optional_next(alt[1:]):
+            out.add(alt[0])
+        else:
+            return set()
+    return out
+
+
+def _optional_next(rest: str) -> bool:
+    """Return whether rest starts with a quantifier that allows zero repetitions."""
+    return (
+        rest[:1] in {"?", "*"}
+        or (rest[:1] == "{" and not rest[1:2].isdigit())
+        or (rest[:2] == "{0")
+    )
+
+
 class _Scan:
     """A rule searched over the whole text, with an optional start-of-text alternative."""
 
@@ -174,6 +204,7 @@ class LongMatcher:
         "_any_lead",
         "_by_lead",
         "_gate_literals",
+        "_line_start",
         "_lines",
         "_near",
         "_scans",
@@ -206,6 +237,14 @@ class LongMatcher:
         # One pass finds the newlines after which any line rule may match.
         bodies = [f"(?:{s.line})" for s in self._scans if s.line is not None]
         self._lines = re.compile("\n(?=" + "|".join(bodies) + ")") if bodies else None
+        # A cheaper pass first, when every body starts (after indentation) with known
+        # characters: only the newlines it finds are tried with the bodies.
+        firsts = [_first_chars(s.line.removeprefix("[ \\t]*")) for s in self._scans if s.line]
+        self._line_start = (
+            re.compile("\n[ \t]*[" + re.escape("".join(set().union(*firsts))) + "]")
+            if bodies and all(firsts)
+            else None
+        )
         gates = {k for s in self._scans for k in s.gate_keys}
         self.index = frozenset(self._by_lead) | frozenset(self._near) | gates | extra_keys
 
@@ -286,7 +325,14 @@ class LongMatcher:
         if where is None:
             where = self.positions(text)
         fired: list[tuple[Rule, list[int]]] = []
-        newlines = [m.start() for m in self._lines.finditer(text)] if self._lines else None
+        newlines: list[int] | None = None
+        if self._lines is not None and self._line_start is not None:
+            match = self._lines.match
+            newlines = [
+                m.start() for m in self._line_start.finditer(text) if match(text, m.start())
+            ]
+        elif self._lines is not None:
+            newlines = [m.start() for m in self._lines.finditer(text)]
         # Which gate literals occur: a one-character search (fast) before the full one.
         literals = {x for x in self._gate_literals if x[0] in text and x in text}
         for scan in self._scans:
