@@ -63,3 +63,12 @@ def test_known_value_with_regex_metacharacters() -> None:
     r = Redactor(known_secrets={"X": "a.b*c(d)+e?"})
     assert r.redact_text("x a.b*c(d)+e? y") == "x [REDACTED:known_secret] y"
     assert r.redact_text("x aXbbbcdde y") == "x aXbbbcdde y"
+
+
+def test_every_split_occurrence_is_redacted() -> None:
+    """Several whitespace-split copies of a known value in one text are all replaced."""
+    split = " ".join(SECRET[i : i + 4] for i in range(0, len(SECRET), 4))
+    text = f"first {split} then\n{split} and {split[:9]}"
+    result = R.redact_text(text)
+    assert result.count("[REDACTED:known_secret]") == 2
+    assert result.endswith(split[:9])
