@@ -149,7 +149,7 @@ def _morse_text(text: str) -> str:
     _MORSE_GATE needs a code, a space and a code (_MORSE_PAIR, found fast); Morse runs
     hold no newline, so a long text is read only on the lines with such a pair.
     """
-    if not any(pair in text for pair in _MORSE_PAIRS):
+    if (".-" not in text and "-." not in text) or not any(p in text for p in _MORSE_PAIRS):
         return ""
     part = suspect_lines(text, _MORSE_PAIR) if len(text) > LONG else text
     if (".-" not in part and "-." not in part) or not _MORSE_GATE.search(part):
@@ -194,7 +194,7 @@ def _segments(text: str) -> list[tuple[str, str]]:
             hexy = spaced + "\n" + suspect_lines(runs, _HEX_HINT)
         else:
             hexy = text if _HEX_HINT.search(text) or _HEX_SPACED_HINT.search(text) else ""
-        for m in _HEX.finditer(hexy):
+        for m in _HEX.finditer(hexy) if hexy else ():
             hexs = _HEXSEP.sub("", m.group())
             if len(hexs) % 2:
                 hexs = hexs[:-1]
@@ -228,7 +228,7 @@ def _segments(text: str) -> list[tuple[str, str]]:
             dec = readable(raw)
             if dec:
                 found.append(("binary", dec))
-    morse = _morse_text(text)
+    morse = _morse_text(text) if ".-" in text or "-." in text else ""
     if morse:
         for m in _MORSE.finditer(morse):
             dec = _morse(m.group())

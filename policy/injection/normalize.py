@@ -119,10 +119,12 @@ def blocks(text: str, size: int = 4096) -> list[str]:
 def _fold(text: str) -> tuple[str, int, bool]:
     """Return the canonical form of a text that is not pure ASCII (see canonical)."""
     norm = unicodedata.normalize("NFKD", text)
-    found = [0, 0]  # invisible characters, tag characters
-    stripped = _HIDDEN.sub(lambda m: _unhide(m, found), norm)  # one pass for both
-    hidden = found[0] - norm.count("\u200d")  # ZWJ joins emoji
-    tags = found[1] > 0
+    hidden, tags, stripped = 0, False, norm
+    if _HIDDEN.search(norm) is not None:  # most text has neither kind
+        found = [0, 0]  # invisible characters, tag characters
+        stripped = _HIDDEN.sub(lambda m: _unhide(m, found), norm)  # one pass for both
+        hidden = found[0] - norm.count("\u200d")  # ZWJ joins emoji
+        tags = found[1] > 0
     stripped = _MARKS.sub("", stripped)
     return unicodedata.normalize("NFKC", stripped).lower(), hidden, tags
 
