@@ -283,6 +283,8 @@ class LongMatcher:
         at = 0
         for tok in compress(toks, map(self.index.__contains__, map(_KEY, toks))):
             at = find(f" {tok} ", at)  # the next whole word tok: the one we want
+            if at < 0:  # cannot happen (tok is there)
+                break
             where.setdefault(tok[:KEY_LEN], []).append(offset + at)
             at += len(tok)
         if block is original or "\x01" not in block:
@@ -291,6 +293,8 @@ class LongMatcher:
         for tok in toks:
             if "\x01" in tok[:KEY_LEN]:
                 at = find(f" {tok} ", at)
+                if at < 0:  # cannot happen (tok is there)
+                    break
                 key = original[at : at + min(len(tok), KEY_LEN)]
                 if key in self.index:
                     where.setdefault(key, []).append(offset + at)
@@ -307,11 +311,14 @@ class LongMatcher:
             # The next whole-word occurrence is this one: an earlier one would be a hit too.
             at = find(word, at)
             end = at + len(word)
-            while (at and (block[at - 1].isalnum() or block[at - 1] == "_")) or (
-                end < n and (block[end].isalnum() or block[end] == "_")
+            while at >= 0 and (
+                (at > 0 and (block[at - 1].isalnum() or block[at - 1] == "_"))
+                or (end < n and (block[end].isalnum() or block[end] == "_"))
             ):
                 at = find(word, at + 1)
                 end = at + len(word)
+            if at < 0:  # cannot happen (the word is there); never loop on it
+                break
             where.setdefault(word[:KEY_LEN], []).append(offset + at)
             at += len(word)
 
