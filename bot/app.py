@@ -127,7 +127,7 @@ class App:
             log.warning(
                 "SANDBOX IS WEAK: sandbox.allow_weak_isolation is on; runs are not isolated"
             )
-        audit = DbAudit(self.db, redactor.redact_text, self.metrics)
+        audit = DbAudit(self.db, redactor.redact_text, self.metrics if c.metrics.enabled else None)
         outbox = Outbox(
             redact=lambda t: redact_counting(redactor, t), audit=audit, clock=self.clock
         )
@@ -220,7 +220,8 @@ class App:
         started = time.perf_counter()
         try:
             stop = await pipeline(inbound)
-            self.metrics.observe_pipeline((time.perf_counter() - started) * 1000)
+            if self.metrics_server is not None:
+                self.metrics.observe_pipeline((time.perf_counter() - started) * 1000)
             await self._after(inbound, stop)
             return stop
         finally:

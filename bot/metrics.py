@@ -122,6 +122,7 @@ class Metrics:
             "frontdoor_sandbox_available", "1 when the sandbox self-test passed.", registry=r
         )
         self.live_runs = Gauge("frontdoor_live_runs", "Runs in flight.", registry=r)
+        self._children: dict[tuple[str, tuple[str, ...]], Any] = {}
 
     def _labels(self, metric: str, *values: str) -> tuple[str, ...]:
         clean = tuple(v if _LABEL.match(v) else _OTHER for v in (str(x) for x in values))
@@ -132,16 +133,26 @@ class Metrics:
             seen.add(clean)
         return clean
 
+    def _child(self, metric: Counter | Histogram, name: str, *values: str) -> Any:
+        """The labelled child of `metric`, looked up once per label combination."""
+        key = (name, values)
+        child = self._children.get(key)
+        if child is None:
+            child = metric.labels(*self._labels(name, *values))
+            if len(self._children) < 4 * self._max_series:
+                self._children[key] = child
+        return child
+
     def observe_stage(
         self, stage: str, decision: str, reason: str, latency_ms: float, *, level: str = ""
     ) -> None:
         """Count one stage decision (denials, approval outcomes, injection levels follow)."""
-        self.requests.labels(*self._labels("requests", stage, decision, reason)).inc()
-        self.stage_seconds.labels(*self._labels("stage_seconds", stage)).observe(
+        self._child(self.requests, "requests", stage, decision, reason).inc()
+        self._child(self.stage_seconds, "stage_seconds", stage).observe(
             max(0.0, float(latency_ms)) / 1000.0
         )
         if decision == "deny":
-            self.denials.labels(*self._labels("denials", reason)).inc()
+            self._child(self.denials, "denials", reason).inc()
         outcome = _APPROVAL_OUTCOMES.get(str(reason))
         if outcome is not None:
             self.approvals.labels(outcome).inc()

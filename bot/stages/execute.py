@@ -204,7 +204,7 @@ class Execute(StageBase):
         day, cpu, runs = s.state.usage.get(requester, (budget_day_start(now), 0.0, 0))
         s.state.usage[requester] = (day, cpu + result.cpu_seconds, runs + 1)
         alerts += await self._record_breaker(tool.name, failed=reason is not Reason.EXECUTED)
-        own = s.redactor.with_secrets(secret_values)
+        own = s.redactor.with_secrets(secret_values) if secret_values else s.redactor
         clean = own.redact(_output(result))
         detail = {
             "run_id": run_id,
