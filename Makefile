@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config.yaml
 
-.PHONY: run test setup bwrap check bench clean
+.PHONY: run test setup system bench clean
 
 # The example's show_env tool prints the secret it is given, to show that output is redacted.
 DEMO_API_KEY ?= demo-value-not-a-real-key-7f3a9c
@@ -17,7 +17,7 @@ run: setup $(CONFIG)
 test: setup
 	scripts/check
 
-setup: $(VENV)/.installed bwrap
+setup: system $(VENV)/.installed
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed")'
@@ -27,16 +27,18 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-# bubblewrap is the sandbox; install it from Debian when missing (root, or via sudo).
-bwrap:
-	@command -v bwrap >/dev/null 2>&1 || scripts/install-bwrap
+# bubblewrap (the sandbox), util-linux and python3-venv from the distribution when missing (root, or via sudo).
+system:
+	@PYTHON=$(PYTHON) scripts/install-system-deps
 
 $(CONFIG):
 	cp config.example.yaml $(CONFIG)
 	@echo "created $(CONFIG) from config.example.yaml"
 
+BENCHES := sandbox_latency pipeline_latency storage_audit redaction_corpus redaction_speed injection_eval injection_speed
+
 bench: setup
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
