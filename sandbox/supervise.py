@@ -162,8 +162,8 @@ async def supervise(req: SpawnRequest, handle: RunHandle) -> RunOutcome:
     switch = identity.spawn_kwargs()
     become_subreaper()
     start = time.monotonic()
-    try:
-        proc = await asyncio.create_subprocess_exec(  # noqa: TID251 - the one place that spawns
+    spawn = asyncio.ensure_future(
+        asyncio.create_subprocess_exec(  # noqa: TID251 - the one place that spawns
             *identity.spawn_prefix(),
             *req.argv,
             stdin=asyncio.subprocess.PIPE if req.stdin else asyncio.subprocess.DEVNULL,
@@ -175,6 +175,23 @@ async def supervise(req: SpawnRequest, handle: RunHandle) -> RunOutcome:
             start_new_session=True,
             **switch,  # type: ignore[arg-type]
         )
+    )
+    # A cancellation while spawning must not lose the child: the fork may already have
+    # happened. Finish spawning, then kill and reap it like any other run, and only
+    # then let the cancellation through.
+    cancelled = False
+    try:
+        while True:
+            try:
+                proc = await asyncio.shield(spawn)
+                break
+            except asyncio.CancelledError:
+                cancelled = True
+                if spawn.done() and not spawn.cancelled():
+                    proc = spawn.result()
+                    break
+                if spawn.done():
+                    raise
     except BaseException:
         if req.info_fd is not None:
             os.close(req.info_fd)
@@ -184,6 +201,8 @@ async def supervise(req: SpawnRequest, handle: RunHandle) -> RunOutcome:
             with contextlib.suppress(OSError):
                 os.close(fd)
     handle.pid = proc.pid
+    if cancelled:
+        handle.kill("cancelled")
     if handle.kill_reason is not None:
         handle.signal_all()
     assert proc.stdout is not None
@@ -245,6 +264,8 @@ async def supervise(req: SpawnRequest, handle: RunHandle) -> RunOutcome:
             asyncio.get_running_loop().remove_reader(req.info_fd)
             with contextlib.suppress(OSError):
                 os.close(req.info_fd)
+    if cancelled:
+        raise asyncio.CancelledError
     duration_ms = (time.monotonic() - start) * 1000.0
     code = proc.returncode if proc.returncode is not None else -signal.SIGKILL
     return RunOutcome(

@@ -126,6 +126,24 @@ async def test_cancelling_the_caller_kills_the_run(sb: Sandbox) -> None:
     assert processes_of_uid(SANDBOX_UID) == []
 
 
+@pytest.mark.parametrize("yields", [1, 2, 3, 5, 8, 13], ids=lambda n: f"after-{n}-yields")
+async def test_cancelling_while_spawning_leaves_nothing(sb: Sandbox, yields: int) -> None:
+    """A cancellation that lands while the child is being spawned still kills and reaps it."""
+    code = (
+        "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(60)\ntime.sleep(60)"
+    )
+    task = asyncio.create_task(
+        sb.run(RunSpec(run_id=f"s{yields}", python=code, limits=Limits(wall_seconds=30)))
+    )
+    for _ in range(yields):
+        await asyncio.sleep(0)  # let the run get that far into spawning; no timing involved
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert sb.live_runs() == []
+    assert processes_of_uid(SANDBOX_UID) == []
+
+
 async def test_duplicate_live_run_id_is_refused(sb: Sandbox) -> None:
     """Two live runs cannot share an id."""
     spec = RunSpec(run_id="dup", argv=("sleep", "30"), limits=Limits(wall_seconds=20))
