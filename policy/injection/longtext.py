@@ -25,7 +25,7 @@ import re
 from itertools import compress
 from operator import itemgetter
 
-from policy.injection.anchors import KEY_LEN, line_body, split_top
+from policy.injection.anchors import KEY_LEN, group_end, line_body, split_top
 from policy.injection.normalize import blocks
 from policy.injection.ruleset import Rule
 
@@ -60,7 +60,7 @@ def _mark_start(pattern: str) -> bool:
     """Return whether every match of pattern starts with a literal non-word character."""
     for alt in split_top(pattern):
         if alt.startswith("(?:"):
-            end = _close(alt)
+            end = group_end(alt)
             if end < 0 or alt[end + 1 : end + 2] in {"?", "*", "{"}:
                 return False
             if not _mark_start(alt[3:end]):
@@ -74,34 +74,12 @@ def _mark_start(pattern: str) -> bool:
     return True
 
 
-def _close(alt: str) -> int:
-    """Return the index of the parenthesis closing the group at the start of alt."""
-    depth = 0
-    escaped = in_class = False
-    for i, c in enumerate(alt):
-        if escaped:
-            escaped = False
-        elif c == "\\":
-            escaped = True
-        elif in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-    return -1
-
-
 def _first_chars(pattern: str) -> set[str]:
     """Return the characters every match of pattern may start with; empty if unsure."""
     out: set[str] = set()
     for alt in split_top(pattern):
         if alt.startswith("(?:"):
-            end = _close(alt)
+            end = group_end(alt)
             if end < 0 or alt[end + 1 : end + 2] in {"?", "*", "{"}:
                 return set()
             inner = _first_chars(alt[3:end])
