@@ -20,7 +20,7 @@ from adapters.base import Adapter
 from bot.admin import ADMIN
 from bot.commands import Commands
 from bot.config import Config
-from bot.errors import StartupError
+from bot.errors import StartupError, where
 from bot.metrics import Metrics, MetricsServer
 from bot.ops import storage_ok
 from bot.outbox import Outbox
@@ -93,6 +93,7 @@ class App:
         self.metrics_server: MetricsServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._inflight: set[asyncio.Task[Any]] = set()
+        self.failed: list[str] = []  # platforms whose adapter stopped with an error
         self._messages: Pipeline | None = None
         self._buttons: Pipeline | None = None
 
@@ -204,8 +205,11 @@ class App:
             await adapter.serve(self._deliver)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("the %s adapter stopped with an error", adapter.platform)
+        except Exception as e:  # noqa: BLE001 - one platform failing must not take the others down
+            self.failed.append(adapter.platform)
+            log.error(
+                "the %s adapter stopped: %s at %s", adapter.platform, type(e).__name__, where(e)
+            )
 
     async def _deliver(self, inbound: Inbound) -> None:
         await self.handle(inbound)

@@ -173,6 +173,12 @@ async def _run(
     await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
     stopper.cancel()
     await app.stop()
+    if app.failed:
+        print(
+            f"frontdoor: stopped because the {', '.join(app.failed)} adapter failed (see the log)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -179,9 +179,32 @@ class TelegramAdapter:
             else:
                 await self._start_webhook(app)
             self.started.set()
-            await self._stop.wait()
+            await self._until_stopped(app)
         finally:
             await self._wind_down(app)
+
+    async def _until_stopped(self, app: AnyApplication) -> None:
+        """Wait for `stop()`; if long polling dies on its own (a revoked token), fail loudly instead.
+
+        PTB ends its polling loop quietly on some errors (InvalidToken), which would leave
+        the bot running but deaf; serving then raises, so the bot's owner sees it.
+        """
+        polling: asyncio.Task[Any] | None = getattr(app.updater, "_Updater__polling_task", None)
+        if polling is None:
+            await self._stop.wait()
+            return
+        stopped = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({stopped, polling}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+        if self._stop.is_set():
+            return
+        problem = "ended"
+        if polling.done() and not polling.cancelled() and polling.exception() is not None:
+            problem = type(polling.exception()).__name__
+        _log.error("telegram: polling stopped on its own (%s); the adapter stops too", problem)
+        raise PlatformError(f"telegram polling stopped ({problem})", platform="telegram")
 
     async def stop(self) -> None:
         """Stop receiving; `serve` returns once in-flight handler calls are done."""

@@ -390,3 +390,28 @@ async def test_healthz_and_metrics_endpoint(chat: FakeChat, clock: Clock, tmp_pa
         assert "console:local:bob" not in text
     finally:
         await app.stop()
+
+
+class _Dying(FakeChat):
+    """A platform whose receiving side fails (like Telegram polling on a revoked token)."""
+
+    async def serve(self, handler: object) -> None:
+        from adapters.base import PlatformError
+
+        raise PlatformError("polling stopped", platform=self.platform)
+
+
+async def test_a_failing_adapter_is_recorded_and_the_others_keep_serving(
+    clock: Clock, tmp_path: Path
+) -> None:
+    """One adapter's serve failing is recorded (the CLI exits non-zero on it); the other keeps working."""
+    healthy, dying = FakeChat(), _Dying(platform="telegram", tenant="telegram")
+    app = App(make_config(tmp_path), env=ENV, adapters=[healthy, dying], clock=clock)
+    await app.start()
+    try:
+        await app.wait()
+        assert app.failed == ["telegram"]
+        await pair(app, healthy, "bob")
+        assert (await app.handle(healthy.message("bob", "/run hello"))).reason == Reason.EXECUTED
+    finally:
+        await app.stop()

@@ -185,3 +185,15 @@ async def test_rejected_token_fails_serve_without_revealing_it(
     assert token not in str(info.value)
     assert "WRONG" not in repr(adapter)
     assert tg.calls == []  # a wrong token is refused before it reaches any method
+
+
+async def test_polling_that_dies_on_a_revoked_token_stops_serving(
+    tg: FakeTelegram, security: Security
+) -> None:
+    """When Telegram starts refusing the token mid-run, serve raises instead of staying up but deaf."""
+    run = await start(make_adapter(tg, security))
+    await tg.wait_for_call("getUpdates")
+    tg.inject_error("getUpdates", 401, "Unauthorized", times=50)
+    tg.user_sends(ALICE, "hello")  # ends the poll in flight, so the next one meets the 401
+    with pytest.raises(PlatformError, match="polling stopped"):
+        await asyncio.wait_for(run.task, 20)
