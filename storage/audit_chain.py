@@ -185,27 +185,33 @@ def canonical_detail(detail: Mapping[str, Any]) -> str:
         ) from None
 
 
+def _chained(
+    fields: Sequence[Any], actor: str, channel: str, detail: str, prev_hash: str, **extra: int
+) -> str:
+    """sha256 over the canonical (key-sorted) JSON of a row's fields, as given, and prev_hash."""
+    seq, ts, event_id, stage, _, _, tool, decision, reason, _, args, lat = fields
+    body = {
+        "seq": seq,
+        "ts": ts,
+        "event_id": event_id,
+        "stage": stage,
+        "actor": actor,
+        "channel": channel,
+        "tool": tool,
+        "decision": decision,
+        "reason": reason,
+        "detail": detail,
+        "args_hash": args,
+        "latency_ms": lat,
+        "prev_hash": prev_hash,
+        **extra,
+    }
+    return hashlib.sha256(_ROW_ENCODER.encode(body).encode()).hexdigest()
+
+
 def row_hash(fields: Sequence[Any], prev_hash: str) -> str:
-    """sha256 over the canonical JSON of (seq .. latency_ms) and prev_hash."""
-    seq, ts, event_id, stage, actor, channel, tool, decision, reason, detail, args, lat = fields
-    body = _ROW_ENCODER.encode(
-        {
-            "seq": seq,
-            "ts": ts,
-            "event_id": event_id,
-            "stage": stage,
-            "actor": actor,
-            "channel": channel,
-            "tool": tool,
-            "decision": decision,
-            "reason": reason,
-            "detail": detail,
-            "args_hash": args,
-            "latency_ms": lat,
-            "prev_hash": prev_hash,
-        }
-    )
-    return hashlib.sha256(body.encode()).hexdigest()
+    """The fmt 1 hash: sha256 over the canonical JSON of (seq .. latency_ms) and prev_hash."""
+    return _chained(fields, fields[4], fields[5], fields[9], prev_hash)
 
 
 def _masked(value: Any, digest: Callable[[str], str]) -> Any:
@@ -237,27 +243,8 @@ def row_hash_v2(fields: Sequence[Any], prev_hash: str, digest: Callable[[str], s
 
 def row_hash_masked(fields: Sequence[Any], masked: Masked, prev_hash: str) -> str:
     """`row_hash_v2` with the digests already taken (by `mask`)."""
-    seq, ts, event_id, stage, _, _, tool, decision, reason, _, args, lat = fields
     actor, channel, detail = masked
-    body = _ROW_ENCODER.encode(
-        {
-            "fmt": 2,
-            "seq": seq,
-            "ts": ts,
-            "event_id": event_id,
-            "stage": stage,
-            "actor": actor,
-            "channel": channel,
-            "tool": tool,
-            "decision": decision,
-            "reason": reason,
-            "detail": detail,
-            "args_hash": args,
-            "latency_ms": lat,
-            "prev_hash": prev_hash,
-        }
-    )
-    return hashlib.sha256(body.encode()).hexdigest()
+    return _chained(fields, actor, channel, detail, prev_hash, fmt=2)
 
 
 def seal(key: bytes, kind: str, seq: int, digest: str) -> str:
