@@ -35,7 +35,7 @@ def _residual(original: str, redacted: str) -> bool:
     return False
 
 
-DEFAULT_CORPUS = ROOT / ".." / "shared" / "corpora"
+DEFAULT_CORPUS = ROOT / "bench" / "data" / "secrets"
 
 
 @dataclass

@@ -13,7 +13,7 @@ import pytest
 
 from policy.redaction import Redactor
 
-CORPUS = Path(__file__).resolve().parents[3] / ".." / "shared" / "corpora"
+CORPUS = Path(__file__).resolve().parents[3] / "bench" / "data" / "secrets"
 FILES = ("secrets_gitleaks.jsonl", "secrets_detect_secrets.jsonl")
 MIN_RECALL = 0.985
 MIN_LOOKALIKES_KEPT = 0.82
