@@ -5,6 +5,10 @@ concurrent coroutines would otherwise interleave inside each other's transaction
 that shared connection, so every operation (read or write) holds one asyncio.Lock;
 multi-statement work runs inside `transaction()`, which issues `BEGIN IMMEDIATE` and
 commits or rolls back as a unit. Every sqlite/aiosqlite error leaves as StorageError.
+
+Every write (`execute`, `transaction`, a non-SELECT through `fetchone`/`fetchall`)
+first awaits `storage.effects.before_effect()`, before taking the lock: pending audit
+rows of the current request are written before anything they led to.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 
 import aiosqlite
 
+from storage.effects import before_effect, is_read
 from storage.errors import StorageClosedError, StorageError, map_errors, translate
 
 __all__ = ["Params", "Sql", "Tx"]
@@ -100,6 +105,7 @@ class Sql:
     @asynccontextmanager
     async def transaction(self, op: str) -> AsyncIterator[Tx]:
         """Hold the lock and run the block in one `BEGIN IMMEDIATE` ... `COMMIT` transaction."""
+        await before_effect()
         async with self._lock:
             tx = Tx(self._live(op), op)
             try:
@@ -112,16 +118,21 @@ class Sql:
 
     async def fetchall(self, op: str, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         """Run one query under the lock."""
+        if not is_read(sql):
+            await before_effect()
         async with self.locked(op) as tx:
             return await tx.fetchall(sql, params)
 
     async def fetchone(self, op: str, sql: str, params: Params = ()) -> sqlite3.Row | None:
         """Run one query under the lock and return its first row."""
+        if not is_read(sql):
+            await before_effect()
         async with self.locked(op) as tx:
             return await tx.fetchone(sql, params)
 
     async def execute(self, op: str, sql: str, params: Params = ()) -> int:
         """Run one autocommit statement under the lock; return the changed-row count."""
+        await before_effect()
         async with self.locked(op) as tx:
             return await tx.execute(sql, params)
 

@@ -4,25 +4,29 @@ Each row stores `seq` (1, 2, 3, ... with no gaps), `prev_hash` (the previous row
 hash; 64 zeros for the first) and `hash = sha256(canonical JSON of the row's fields
 and prev_hash)`. `verify()` walks the chain and reports the first row where a seq
 gap (deleted row), a prev_hash mismatch (inserted / reordered row) or a hash mismatch
-(edited row) appears.
+(edited row) appears, then checks the chain against its signed head log (rolled
+back, truncated, rewritten; storage/headcheck.py).
 
 Retention: `purge_before` deletes a prefix of the chain and stores a checkpoint (the
 last purged row's seq and hash), HMAC-signed when keys are configured; `verify()`
 starts from it. A chain that does not verify is never purged (evidence is kept).
 
-The row format and hashing live in `storage/audit_chain.py`. Appends are serialised
-by the database lock and the head (last seq and hash) is kept in memory; calls that
-queue up behind a write in flight are written together in one multi-row INSERT
-(group commit), so the cost per call falls as load rises.
+The row format and hashing live in `storage/audit_chain.py`. Writes go through the
+audit writer (storage/audit_writer.py), which reads the head inside its write
+transaction (never from memory) and appends the signed head line after each commit.
+Calls that queue up behind a write in flight are written together in one multi-row
+INSERT (group commit), so the cost per call falls as load rises.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from functools import lru_cache
+from pathlib import Path
 from typing import Any, TextIO
 
+from storage import audit_heads
 from storage._sql import Sql, Tx
 from storage._time import to_iso
 from storage.audit_chain import (
@@ -31,7 +35,6 @@ from storage.audit_chain import (
     AuditRow,
     Digester,
     VerifyResult,
-    chain_rows,
     check_seal,
     mask_prepared,
     prepare,
@@ -39,28 +42,15 @@ from storage.audit_chain import (
     row_from_values,
     seal,
 )
-from storage.audit_upgrade import rechain, upgrade_event
+from storage.audit_upgrade import Upgrade, rechain, upgrade_event
 from storage.audit_verify import load_position, verify_chain
-from storage.errors import AuditIntegrityError, ConstraintError, StorageError
+from storage.audit_writer import AuditWriter, settle
+from storage.errors import AuditIntegrityError, StorageError
+from storage.headcheck import HeadCheck
 
-__all__ = ["GENESIS_HASH", "Audit", "AuditEvent", "AuditRow", "VerifyResult"]
+__all__ = ["GENESIS_HASH", "Audit", "AuditEvent", "AuditRow", "HeadCheck", "VerifyResult"]
 
 _BATCH = 1000
-_INSERT = (
-    "INSERT INTO audit_log (seq, ts, event_id, stage, actor, channel, tool, decision, reason,"
-    " detail, args_hash, latency_ms, prev_hash, hash, fmt) VALUES "
-)
-_ROW_SLOTS = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_ROWS_PER_STATEMENT = 256  # 15 parameters each: far below SQLite's 32766-variable limit
-
-
-@lru_cache(maxsize=64)
-def _insert_sql(n: int) -> str:
-    return _INSERT + ", ".join([_ROW_SLOTS] * n)
-
-
-def _flatten(rows: list[tuple[Any, ...]]) -> list[Any]:
-    return [value for row in rows for value in row]
 
 
 class _Pending:
@@ -85,16 +75,21 @@ class _Pending:
 
 
 class Audit:
-    """The audit log repository. Call `load_head()` once before appending (Database does)."""
+    """The audit log repository."""
 
     def __init__(
-        self, sql: Sql, mac_keys: Sequence[bytes] = (), digester: Digester | None = None
+        self,
+        sql: Sql,
+        writer: AuditWriter,
+        mac_keys: Sequence[bytes] = (),
+        digester: Digester | None = None,
+        head_keys: Sequence[bytes] = (),
     ) -> None:
         self._sql = sql
+        self._writer = writer
         self._mac_keys = list(mac_keys)
+        self._head_keys = list(head_keys)
         self._digester = digester
-        self._seq = 0
-        self._hash = GENESIS_HASH
         self._queue: list[_Pending] = []
 
     @property
@@ -102,9 +97,13 @@ class Audit:
         """The keyed digests behind fmt 2 rows and pseudonyms (None: key unavailable)."""
         return self._digester
 
-    def use_mac_keys(self, mac_keys: Sequence[bytes]) -> None:
-        """Sign checkpoints and anchors with new keys from now on (newest first)."""
+    def use_mac_keys(self, mac_keys: Sequence[bytes], head_keys: Sequence[bytes] = ()) -> None:
+        """Sign checkpoints, anchors (and head lines) with new keys from now on (newest first)."""
         self._mac_keys = list(mac_keys)
+        if head_keys:
+            self._head_keys = list(head_keys)
+            if self._writer.head_log is not None:
+                self._writer.head_log.use_keys(head_keys)
 
     @property
     def mac_keys(self) -> list[bytes]:
@@ -112,20 +111,20 @@ class Audit:
         return list(self._mac_keys)
 
     @property
-    def head(self) -> tuple[int, str]:
-        """(seq, hash) of the last row appended or loaded; record it elsewhere to anchor."""
-        return self._seq, self._hash
+    def head_log(self) -> Path | None:
+        """Where the signed head log is kept (None: not kept)."""
+        log = self._writer.head_log
+        return None if log is None else log.path
 
-    async def load_head(self) -> None:
-        """Read the chain's head from the file (last row, else checkpoint, else genesis)."""
-        async with self._sql.locked("audit.load_head") as tx:
-            await self._reload(tx)
+    @property
+    def db_id(self) -> str:
+        """The id that names this database in head lines."""
+        return self._writer.db_id
 
-    async def _reload(self, tx: Tx) -> None:
-        row = await tx.fetchone("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-        if row is None:
-            row = await tx.fetchone("SELECT seq, hash FROM audit_checkpoint WHERE id = 1")
-        self._seq, self._hash = (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
+    async def head(self) -> tuple[int, str]:
+        """(seq, hash) of the chain's head as stored now (last row, else checkpoint, else genesis)."""
+        async with self._sql.locked("audit.head") as tx:
+            return await _read_head(tx)
 
     async def append(self, event: AuditEvent) -> AuditRow:
         """Append one row."""
@@ -150,73 +149,38 @@ class Audit:
             )
         mine = _Pending(list(events), self._digester)
         self._queue.append(mine)
-        async with self._sql.locked("audit.append") as tx:
+        async with self._sql.locked("audit.append"):
             if not mine.done:
                 batch, self._queue = self._queue, []
-                await self._flush(tx, batch)
+                await self._flush(batch)
         if mine.error is not None:
             raise mine.error
         return mine.rows
 
-    async def _flush(self, tx: Tx, batch: list[_Pending]) -> None:
-        try:
-            for attempt in (1, 2):
-                seq, prev = self._seq, self._hash
-                values: list[tuple[Any, ...]] = []
-                spans: list[tuple[_Pending, int, int]] = []
-                for pending in batch:
-                    if pending.done:
-                        continue
-                    rows = chain_rows(pending.prepared, seq, prev, pending.masks)
-                    spans.append((pending, len(values), len(values) + len(rows)))
-                    values.extend(rows)
-                    seq, prev = rows[-1][0], rows[-1][13]
-                if not values:
-                    return
-                try:
-                    await self._write(tx, values)
-                except ConstraintError:
-                    if attempt == 2:
-                        raise
-                    await self._reload(tx)  # another writer appended: rebuild on its head
-                    continue
-                self._seq, self._hash = seq, prev
-                for pending, start, end in spans:
-                    pending.succeed(
-                        [
-                            row_from_values(row, event.detail)
-                            for row, event in zip(values[start:end], pending.events, strict=True)
-                        ]
-                    )
-                return
-        except StorageError as exc:
+    async def _flush(self, batch: list[_Pending]) -> None:
+        future = self._writer.submit(
+            "audit.append", self._writer.append, [(p.prepared, p.masks) for p in batch]
+        )
+        cancelled = await settle(future)  # the outcome is known before anyone else writes
+        error = future.exception()
+        if error is None:
+            for pending, rows in zip(batch, future.result(), strict=True):
+                pending.succeed(
+                    [
+                        row_from_values(row, event.detail)
+                        for row, event in zip(rows, pending.events, strict=True)
+                    ]
+                )
+        else:
+            failure = (
+                error
+                if isinstance(error, StorageError)
+                else StorageError(f"audit write failed ({type(error).__name__})", op="audit")
+            )
             for pending in batch:
-                pending.fail(exc)
-        except BaseException:
-            interrupted = StorageError("audit write interrupted", op="audit.append")
-            for pending in batch:
-                pending.fail(interrupted)
-            raise
-
-    @staticmethod
-    async def _write(tx: Tx, rows: list[tuple[Any, ...]]) -> None:
-        # The caller holds the lock. Up to _ROWS_PER_STATEMENT rows go in one multi-row
-        # INSERT, which is atomic on its own (one round trip to the sqlite thread); more
-        # rows share one explicit transaction.
-        chunks = [
-            rows[i : i + _ROWS_PER_STATEMENT] for i in range(0, len(rows), _ROWS_PER_STATEMENT)
-        ]
-        if len(chunks) == 1:
-            await tx.execute(_insert_sql(len(rows)), _flatten(rows))
-            return
-        try:
-            await tx.begin()
-            for chunk in chunks:
-                await tx.execute(_insert_sql(len(chunk)), _flatten(chunk))
-        except BaseException:
-            await tx.rollback()
-            raise
-        await tx.commit()
+                pending.fail(failure)
+        if cancelled:
+            raise asyncio.CancelledError
 
     async def tail(
         self, n: int, *, actor: str | None = None, tool: str | None = None
@@ -267,20 +231,94 @@ class Audit:
         )
         return None if row is None else (int(row[0]), str(row[1]))
 
-    async def verify(self) -> VerifyResult:
-        """Walk the chain from the checkpoint (or genesis) and report the first fault.
+    async def _high_seq(self) -> int:
+        row = await self._sql.fetchone(
+            "audit.verify", "SELECT high_seq FROM audit_state WHERE id = 1"
+        )
+        return int(row[0]) if row else 0
 
-        See `storage/audit_verify.py` for the checks and problem codes.
+    async def verify(self, *, heads: Sequence[Path] = ()) -> VerifyResult:
+        """Walk the chain from the checkpoint (or genesis), then check it against its signed
+        head log and the head copies in `heads`; report the first fault.
+
+        See `storage/audit_verify.py` and `storage/headcheck.py` for the problem codes.
         """
-        return await verify_chain(
-            self._sql, self._mac_keys, head_seq=self._seq, digest=self._digester
+        chain = await verify_chain(
+            self._sql, self._mac_keys, head_seq=await self._high_seq(), digest=self._digester
+        )
+        if not chain.ok and chain.problem not in ("truncated", "anchor_missing"):
+            return chain
+        head = await self.check_head(heads)
+        if not head.ok:
+            return VerifyResult(
+                ok=False,
+                rows_checked=chain.rows_checked,
+                first_bad_seq=(head.db_seq + 1) if head.signed_seq is not None else None,
+                problem=head.problem,
+                message=head.message,
+            )
+        return chain
+
+    async def check_head(self, heads: Sequence[Path] = ()) -> HeadCheck:
+        """Compare the stored chain with the newest signed head (fast: no full walk)."""
+        keys = self._head_keys
+        return await self._writer.call(
+            "audit.check", audit_heads.check, self._writer, tuple(heads), keys
+        )
+
+    async def begin_head_log(self, *, now: datetime) -> bool:
+        """Start the head log (a `start` line at the current head) unless it was begun."""
+        if self._writer.head_log is None:
+            return False
+        return await self._writer.call("audit.head", audit_heads.begin, self._writer, to_iso(now))
+
+    async def accept_head(self, found: HeadCheck, *, by: str, now: datetime) -> AuditRow:
+        """Go on from a chain that does not match its head log: sign the current head as
+        accepted, and record what was found and who accepted it in an audit row."""
+        if self._writer.head_log is None:
+            raise StorageError("audit: no head log to accept into", op="audit.accept")
+        key = self._mac_keys[0] if self._mac_keys else None
+        async with self._sql.locked("audit.accept"):
+            seq, digest = await self._writer.call(
+                "audit.accept", audit_heads.accept, self._writer, to_iso(now), key
+            )
+        return await self.append(
+            AuditEvent(
+                ts=now,
+                event_id=f"audit-accept:{seq}",
+                stage="audit",
+                actor=by,
+                decision="info",
+                reason="audit_problem_accepted",
+                detail={
+                    "problem": found.problem,
+                    "message": found.message,
+                    "source": found.source,
+                    "signed_seq": found.signed_seq,
+                    "signed_hash": found.signed_hash,
+                    "db_seq": seq,
+                    "db_hash": digest,
+                },
+            )
+        )
+
+    async def resign_head(self, *, now: datetime) -> None:
+        """Sign the current head with the newest key (after a key rotation)."""
+        await self._writer.call("audit.head", audit_heads.resign, self._writer, to_iso(now))
+
+    async def compact_head_log(self, max_bytes: int, *, now: datetime) -> bool:
+        """Cut a head log larger than `max_bytes` to one line, when the chain matches it."""
+        return await self._writer.call(
+            "audit.head", audit_heads.compact, self._writer, max_bytes, to_iso(now)
         )
 
     async def upgrade_format(self, *, now: datetime) -> int:
         """Re-chain fmt 1 rows as fmt 2 (see storage/audit_upgrade.py); return how many.
 
         Only a chain that verifies is re-chained (else AuditIntegrityError); the old and
-        new head hash are then recorded in an audit row stamped `now`.
+        new head hash are then recorded in an audit row stamped `now`. Safe while another
+        process appends: the re-chaining runs in the writer's transaction, under the head
+        log's lock, and signs the new head before anyone else can append.
         """
         op = "audit.upgrade"
         if self._digester is None:
@@ -290,18 +328,23 @@ class Audit:
             raise AuditIntegrityError(
                 f"audit chain does not verify ({result.problem}); not re-chaining", op=op
             )
-        try:
-            async with self._sql.transaction(op) as tx:
-                done = await rechain(tx, self._mac_keys, self._digester)
-                if done is not None:  # before the lock is released: queued appends follow it
-                    self._seq, self._hash = done.head_seq, done.new_head_hash
-        except BaseException:
-            await self.load_head()
-            raise
+        async with self._sql.locked(op):
+            done = await self._writer.call(op, self._rechain, self._digester)
         if done is None:
             return 0
         await self.append(upgrade_event(done, now))
         return done.rows
+
+    def _rechain(self, digest: Digester) -> Upgrade | None:
+        writer = self._writer
+        with writer.ordered():
+            with writer.transaction() as conn:
+                done = rechain(conn, self._mac_keys, digest)
+                signed = writer.log_started(conn)
+                ts = conn.execute("SELECT ts FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+            if done is not None and signed:
+                writer.sign_head("head", done.head_seq, done.new_head_hash, str(ts[0]) if ts else "")
+        return done
 
     async def anchor(self, *, only_if_present: bool = False) -> tuple[int, str]:
         """Record the current head as the signed anchor; return (seq, hash) anchored.
@@ -315,7 +358,7 @@ class Audit:
         """
         op = "audit.anchor"
         async with self._sql.locked(op) as tx:
-            seq, digest = self._seq, self._hash
+            seq, digest = await _read_head(tx)
             current = await tx.fetchone("SELECT seq, hash, mac FROM audit_anchor WHERE id = 1")
             if current is None:
                 if only_if_present and seq > 0:
@@ -398,3 +441,10 @@ class Audit:
             )
         await self.anchor()
         return deleted
+
+
+async def _read_head(tx: Tx) -> tuple[int, str]:
+    row = await tx.fetchone("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+    if row is None:
+        row = await tx.fetchone("SELECT seq, hash FROM audit_checkpoint WHERE id = 1")
+    return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)

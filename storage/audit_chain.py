@@ -167,6 +167,7 @@ class VerifyResult:
     rows_checked: int
     first_bad_seq: int | None = None
     problem: str = ""
+    message: str = ""  # what was found, in words (set for head log problems)
 
 
 _DETAIL_ENCODER = json.JSONEncoder(

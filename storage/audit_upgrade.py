@@ -12,11 +12,11 @@ related to the new chain.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage._sql import Tx
 from storage.audit_chain import GENESIS_HASH, AuditEvent, row_hash_v2, seal
 
 __all__ = ["Upgrade", "rechain", "upgrade_event"]
@@ -38,29 +38,31 @@ class Upgrade:
     new_head_hash: str
 
 
-async def rechain(
-    tx: Tx, mac_keys: Sequence[bytes], digest: Callable[[str], str]
+def rechain(
+    conn: sqlite3.Connection, mac_keys: Sequence[bytes], digest: Callable[[str], str]
 ) -> Upgrade | None:
     """Re-hash every row from the first fmt 1 row on; None if there is none.
 
-    The caller has verified the chain and holds a transaction (the anchor moves in it).
+    The caller has verified the chain and holds a write transaction on `conn` (the
+    audit writer's; the anchor moves in it). Rows are updated in seq order, so each
+    new prev_hash is the already re-hashed previous row's hash.
     """
-    first = await tx.fetchone("SELECT min(seq) FROM audit_log WHERE fmt = 1")
+    first = conn.execute("SELECT min(seq) FROM audit_log WHERE fmt = 1").fetchone()
     if first is None or first[0] is None:
         return None
     start = int(first[0]) - 1
-    before = await tx.fetchone("SELECT hash FROM audit_log WHERE seq = ?", (start,))
+    before = conn.execute("SELECT hash FROM audit_log WHERE seq = ?", (start,)).fetchone()
     if before is not None:
         prev = str(before[0])
     else:
-        point = await tx.fetchone("SELECT seq, hash FROM audit_checkpoint WHERE id = 1")
+        point = conn.execute("SELECT seq, hash FROM audit_checkpoint WHERE id = 1").fetchone()
         prev = str(point[1]) if point is not None and int(point[0]) == start else GENESIS_HASH
     seq, rows, old_head = start, 0, prev
     while True:
-        batch = await tx.fetchall(_SELECT, (seq, _BATCH))
+        batch = conn.execute(_SELECT, (seq, _BATCH)).fetchall()
         for row in batch:
             digest_now = row_hash_v2(tuple(row[i] for i in range(12)), prev, digest)
-            await tx.execute(
+            conn.execute(
                 "UPDATE audit_log SET prev_hash = ?, hash = ?, fmt = 2 WHERE seq = ?",
                 (prev, digest_now, row[0]),
             )
@@ -69,7 +71,7 @@ async def rechain(
         if len(batch) < _BATCH:
             break
     mac = seal(mac_keys[0], "anchor", seq, prev) if mac_keys else ""
-    await tx.execute(
+    conn.execute(
         "INSERT INTO audit_anchor (id, seq, hash, mac) VALUES (1, ?, ?, ?)"
         " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,"
         " mac = excluded.mac",

@@ -31,9 +31,11 @@ from storage._sql import Sql
 from storage.approvals import Approvals
 from storage.audit import Audit
 from storage.audit_chain import Digester
+from storage.audit_writer import AuditWriter, triggers_script
 from storage.crypto import FieldCipher
 from storage.errors import AuditIntegrityError, StorageError, translate
 from storage.grants import Grants
+from storage.headlog import HeadLog
 from storage.idempotency import Idempotency
 from storage.identities import Identities
 from storage.keyring import load_pseudonym_key
@@ -43,9 +45,10 @@ from storage.roles import Roles
 from storage.runs import Runs
 from storage.settings import Settings
 
-__all__ = ["AUDIT_MAC_PURPOSE", "Database"]
+__all__ = ["AUDIT_HEAD_PURPOSE", "AUDIT_MAC_PURPOSE", "Database"]
 
 AUDIT_MAC_PURPOSE = "audit-checkpoint"
+AUDIT_HEAD_PURPOSE = "audit-head"
 
 
 def _prepare_file(path: Path) -> None:
@@ -92,10 +95,12 @@ class Database:
         path: Path,
         cipher: FieldCipher | None,
         audit_keys: Sequence[bytes],
+        writer: AuditWriter,
         pseudonym_key: bytes | None = None,
     ) -> None:
         self.path = path
         self._sql = sql
+        self._writer = writer
         self._cipher = cipher
         self.identities = Identities(sql)
         self.pairings = Pairings(sql)
@@ -106,7 +111,11 @@ class Database:
         self.runs = Runs(sql)
         self.idempotency = Idempotency(sql)
         self.audit = Audit(
-            sql, audit_keys, Digester(pseudonym_key) if pseudonym_key is not None else None
+            sql,
+            writer,
+            audit_keys,
+            Digester(pseudonym_key) if pseudonym_key is not None else None,
+            head_keys=cipher.derive_keys(AUDIT_HEAD_PURPOSE) if cipher is not None else (),
         )
 
     @classmethod
@@ -116,13 +125,16 @@ class Database:
         *,
         cipher: FieldCipher | None = None,
         audit_keys: Sequence[bytes] | None = None,
+        head_log: Path | None = None,
         busy_timeout_ms: int = 5000,
     ) -> Database:
         """Open (creating if needed) and migrate the database at `path`.
 
         `cipher` encrypts parked approval payloads (approvals refuse to work without it).
         `audit_keys` sign the audit purge checkpoint (newest first); when omitted they are
-        derived from `cipher`, so one data key covers both.
+        derived from `cipher`, so one data key covers both. `head_log` is the signed head
+        log kept outside the database (storage/headlog.py; it needs `cipher`, whose keys
+        sign it): once begun (`audit.begin_head_log`), every audit write appends to it.
         """
         path = Path(path)
         _prepare_file(path)
@@ -140,6 +152,12 @@ class Database:
             await conn.execute("PRAGMA trusted_schema = OFF")
             await conn.execute("PRAGMA secure_delete = ON")
             await apply_migrations(conn, load_migrations())
+            present = await conn.execute_fetchall(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"
+            )
+            script = triggers_script({str(r[0]): str(r[1]) for r in present})
+            if script:  # put back if removed or altered (a read-only file keeps them as they are)
+                await conn.executescript(script)
         except BaseException as exc:
             if conn is not None:
                 with suppress(sqlite3.Error, ValueError):
@@ -148,14 +166,29 @@ class Database:
                 raise translate(exc, "open") from None
             raise
         sql = Sql(conn)
+        log = None
+        if head_log is not None:
+            if cipher is None:
+                await sql.close()
+                raise StorageError("open: the audit head log needs the data key", op="open")
+            log = HeadLog(head_log, cipher.derive_keys(AUDIT_HEAD_PURPOSE))
+        writer = AuditWriter(path, head_log=log, busy_timeout_ms=busy_timeout_ms)
         try:
+            await writer.open()
             pseudonym_key = await load_pseudonym_key(sql, cipher)
         except BaseException:
+            await writer.close()
             await sql.close()
             raise
-        db = cls(sql, path=path, cipher=cipher, audit_keys=audit_keys, pseudonym_key=pseudonym_key)
+        db = cls(
+            sql,
+            path=path,
+            cipher=cipher,
+            audit_keys=audit_keys,
+            writer=writer,
+            pseudonym_key=pseudonym_key,
+        )
         try:
-            await db.audit.load_head()
             with suppress(AuditIntegrityError):  # a broken anchor stays as evidence for verify()
                 await db.audit.anchor(only_if_present=True)
         except BaseException:
@@ -177,7 +210,9 @@ class Database:
         """
         self._cipher = cipher
         self.approvals.use_cipher(cipher)
-        self.audit.use_mac_keys(cipher.derive_keys(AUDIT_MAC_PURPOSE))
+        self.audit.use_mac_keys(
+            cipher.derive_keys(AUDIT_MAC_PURPOSE), cipher.derive_keys(AUDIT_HEAD_PURPOSE)
+        )
 
     @property
     def sql(self) -> Sql:
@@ -199,6 +234,7 @@ class Database:
         if not self._sql.closed:
             with suppress(StorageError):
                 await self.audit.anchor(only_if_present=True)
+        await self._writer.close()
         await self._sql.close()
 
     async def __aenter__(self) -> Database:

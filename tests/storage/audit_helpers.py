@@ -36,8 +36,11 @@ async def fill_log(db: Database, now: datetime, n: int = 10) -> None:
 
 
 def tamper(path: Path, *statements: str) -> None:
+    """Run `statements` on the file as an attacker with write access would: first dropping
+    the trigger that refuses rows not linked to the chain (reopening puts it back)."""
     conn = sqlite3.connect(path, isolation_level=None)
     try:
+        conn.execute("DROP TRIGGER IF EXISTS audit_log_link")
         for statement in statements:
             conn.execute(statement)
     finally:

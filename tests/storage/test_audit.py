@@ -28,7 +28,7 @@ async def test_append_links_rows(db: Database, now: datetime) -> None:
     assert rows[0].prev_hash == GENESIS_HASH
     assert rows[1].prev_hash == rows[0].hash
     assert single.prev_hash == rows[2].hash
-    assert db.audit.head == (4, single.hash)
+    assert await db.audit.head() == (4, single.hash)
     assert single.detail == {"i": 3, "nested": {"a": "x", "b": [1, 2]}}
     assert await db.audit.tail(4) == [*rows, single]
 
@@ -36,18 +36,18 @@ async def test_append_links_rows(db: Database, now: datetime) -> None:
 async def test_append_nothing_is_a_no_op(db: Database) -> None:
     """An empty batch writes nothing."""
     assert await db.audit.append_many([]) == []
-    assert db.audit.head == (0, GENESIS_HASH)
+    assert await db.audit.head() == (0, GENESIS_HASH)
 
 
 async def test_head_survives_reopen(db_path: Path, cipher: FieldCipher, now: datetime) -> None:
     """After a restart new rows continue the same chain."""
     first = await Database.open(db_path, cipher=cipher)
     await fill_log(first, now, 4)
-    head = first.audit.head
+    head = await first.audit.head()
     await first.close()
     second = await Database.open(db_path, cipher=cipher)
     try:
-        assert second.audit.head == head
+        assert await second.audit.head() == head
         row = await second.audit.append(sample_event(now, 99))
         assert (row.seq, row.prev_hash) == (head[0] + 1, head[1])
         assert (await second.audit.verify()).ok
@@ -76,7 +76,7 @@ async def test_unserialisable_detail_is_refused(db: Database, now: datetime) -> 
         await db.audit.append_many(
             [sample_event(now, 0), sample_event(now, 1, detail={"x": object()})]
         )
-    assert db.audit.head == (0, GENESIS_HASH)
+    assert await db.audit.head() == (0, GENESIS_HASH)
     assert await db.audit.tail(10) == []
 
 
@@ -86,7 +86,7 @@ async def test_failed_batch_stores_nothing(
 ) -> None:
     """When one row of a batch is refused, no row of it is kept and the head does not move."""
     await db.audit.append(sample_event(now, 0))
-    head = db.audit.head
+    head = await db.audit.head()
     tamper(
         db_path,
         f"CREATE TRIGGER refuse BEFORE INSERT ON audit_log WHEN NEW.event_id = 'ev-{size - 1}'"
@@ -94,7 +94,7 @@ async def test_failed_batch_stores_nothing(
     )
     with pytest.raises(StorageError):
         await db.audit.append_many([sample_event(now, i) for i in range(1, size + 1)])
-    assert db.audit.head == head
+    assert await db.audit.head() == head
     assert [r.seq for r in await db.audit.tail(1000)] == [1]
     tamper(db_path, "DROP TRIGGER refuse")
     assert (await db.audit.append(sample_event(now, 4))).seq == 2

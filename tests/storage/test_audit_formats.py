@@ -48,7 +48,7 @@ async def test_old_rows_verify_next_to_new_ones(
     await _old_database(db_path, cipher, now)
     db = await Database.open(db_path, cipher=cipher)
     try:
-        assert await db.schema_version() == 3
+        assert await db.schema_version() == 4
         assert (await db.audit.verify()).ok
         await db.audit.append(sample_event(now, 10))
         result = await db.audit.verify()

@@ -40,12 +40,12 @@ async def test_purge_then_reopen_continues_from_checkpoint(
     """With every row purged, a reopened log continues the chain from the checkpoint."""
     first = await Database.open(db_path, cipher=cipher)
     await fill_log(first, now, 4)
-    head = first.audit.head
+    head = await first.audit.head()
     await first.audit.purge_before(now + timedelta(days=1))
     await first.close()
     second = await Database.open(db_path, cipher=cipher)
     try:
-        assert second.audit.head == head
+        assert await second.audit.head() == head
         row = await second.audit.append(sample_event(now, 5))
         assert row.prev_hash == head[1]
         assert (await second.audit.verify()).ok

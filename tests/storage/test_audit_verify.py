@@ -253,6 +253,6 @@ async def test_anchor_tampering_is_detected(
 async def test_anchor_moves_forward_with_appends(db: Database, now: datetime) -> None:
     """anchor() records the current head; verify passes with it in place."""
     await fill_log(db, now, 3)
-    assert await db.audit.anchor() == db.audit.head
+    assert await db.audit.anchor() == await db.audit.head()
     await fill_log(db, now, 3)
     assert (await db.audit.verify()).ok
