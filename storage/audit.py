@@ -24,7 +24,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from storage import audit_heads
 from storage._sql import Sql, Tx
@@ -302,9 +302,10 @@ class Audit:
             )
         )
 
-    async def resign_head(self, *, now: datetime) -> None:
+    async def resign_head(self) -> None:
         """Sign the current head with the newest key (after a key rotation)."""
-        await self._writer.call("audit.head", audit_heads.resign, self._writer, to_iso(now))
+        async with self._sql.locked("audit.head"):
+            await self._writer.call("audit.head", audit_heads.resign, self._writer)
 
     async def compact_head_log(self, max_bytes: int, *, now: datetime) -> bool:
         """Cut a head log larger than `max_bytes` to one line, when the chain matches it."""
@@ -339,11 +340,15 @@ class Audit:
         writer = self._writer
         with writer.ordered():
             with writer.transaction() as conn:
-                done = rechain(conn, self._mac_keys, digest)
                 signed = writer.log_started(conn)
+                if signed and writer.head_log is not None:
+                    writer.head_log.ready()
+                done = rechain(conn, self._mac_keys, digest)
                 ts = conn.execute("SELECT ts FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
             if done is not None and signed:
-                writer.sign_head("head", done.head_seq, done.new_head_hash, str(ts[0]) if ts else "")
+                writer.sign_head(
+                    "head", done.head_seq, done.new_head_hash, str(ts[0]) if ts else ""
+                )
         return done
 
     async def anchor(self, *, only_if_present: bool = False) -> tuple[int, str]:

@@ -1,12 +1,12 @@
 """Head log operations, run in the audit writer's thread: check, begin, accept, re-sign, compact.
 
-    check      compare the chain with the newest signed head of the head log (and of
-               copies kept elsewhere); see storage/headcheck.py for the problems
-    begin      start the head log of a database that has none yet (a `start` line)
-    accept     an admin starts on a database that does not match its head log: an
-               `accept` line at the current head, from which later lines count
-    resign     a `head` line at the current head under the newest key (after a rotation)
-    compact    cut the log to one `compact` line at the head, when it is intact and too big
+check      compare the chain with the newest signed head of the head log (and of
+           copies kept elsewhere); see storage/headcheck.py for the problems
+begin      start the head log of a database that has none yet (a `start` line)
+accept     an admin starts on a database that does not match its head log: an
+           `accept` line at the current head, from which later lines count
+resign     a `head` line at the current head under the newest key (after a rotation)
+compact    cut the log to one `compact` line at the head, when it is intact and too big
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def accept(writer: AuditWriter, ts: str, mac_key: bytes | None) -> tuple[int, st
     return seq, digest
 
 
-def resign(writer: AuditWriter, ts: str) -> None:
+def resign(writer: AuditWriter) -> None:
     """A `head` line at the current head with the newest key (after a key rotation)."""
     if writer.head_log is None:
         return
@@ -141,6 +141,7 @@ def resign(writer: AuditWriter, ts: str) -> None:
         with _snapshot(writer.conn) as conn:
             seq, digest = read_head(conn)
             started = _log_since(conn) is not None
+            ts = _head_ts(conn, seq)
         if started:
             writer.sign_head("head", seq, digest, ts)
 

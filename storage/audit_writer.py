@@ -46,7 +46,7 @@ LINK_TRIGGERS = {
         (SELECT hash FROM audit_log WHERE seq = NEW.seq - 1),
         (SELECT hash FROM audit_checkpoint WHERE id = 1 AND seq = NEW.seq - 1),
         CASE WHEN NEW.seq = 1 THEN '{GENESIS_HASH}' END);
-END""",
+END""",  # noqa: S608 - a constant
     "audit_log_high": """CREATE TRIGGER audit_log_high AFTER INSERT ON audit_log BEGIN
     UPDATE audit_state SET high_seq = NEW.seq WHERE id = 1 AND high_seq < NEW.seq;
 END""",
@@ -188,6 +188,10 @@ class AuditWriter:
         values: list[tuple[Any, ...]] = []
         with self.ordered():
             with self.transaction() as conn:
+                signed = self.log_started(conn)
+                if signed:
+                    assert self.head_log is not None
+                    self.head_log.ready()  # a removed head log refuses the write: nothing commits
                 seq, prev = read_head(conn)
                 for prepared, masks in batches:
                     rows = chain_rows(prepared, seq, prev, masks)
@@ -197,7 +201,6 @@ class AuditWriter:
                 for start in range(0, len(values), _ROWS_PER_STATEMENT):
                     chunk = values[start : start + _ROWS_PER_STATEMENT]
                     conn.execute(_insert_sql(len(chunk)), [v for row in chunk for v in row])
-                signed = self.log_started(conn)
             if signed and values:
                 self.sign_head("head", seq, prev, str(values[-1][1]))
         return out

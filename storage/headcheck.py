@@ -64,9 +64,7 @@ def check_lines(lines: Sequence[HeadLine], *, db_id: str, source: str) -> HeadLi
                 "head_unknown_key": "it is signed with a key this database never used",
                 "head_malformed": "it is not a well-formed head line",
             }[line.problem]
-            return _fail(
-                "head_forged", f"line {line.number} of {source} is forged: {what}", source
-            )
+            return _fail("head_forged", f"line {line.number} of {source} is forged: {what}", source)
         trusted_seen = True
         if line.kind in ("accept", "compact"):
             base = index
@@ -100,7 +98,12 @@ def compare(conn: sqlite3.Connection, newest: HeadLine, *, source: str) -> HeadC
     seq, digest = read_head(conn)
     state = conn.execute("SELECT high_seq FROM audit_state WHERE id = 1").fetchone()
     high = int(state[0]) if state else 0
-    signed = {"signed_seq": newest.seq, "signed_hash": newest.hash, "db_seq": seq, "db_hash": digest}
+    signed = {
+        "signed_seq": newest.seq,
+        "signed_hash": newest.hash,
+        "db_seq": seq,
+        "db_hash": digest,
+    }
     where = f"seq {newest.seq} signed at {newest.ts} ({source} line {newest.number})"
     if seq < newest.seq:
         if high >= newest.seq:

@@ -23,7 +23,7 @@ milliseconds of lines and the flush path never waits on the disk. The file is 06
 from __future__ import annotations
 
 import contextlib
-import errno
+import dataclasses
 import fcntl
 import hashlib
 import hmac
@@ -119,17 +119,13 @@ def _parse(number: int, text: str, keys: Sequence[bytes]) -> HeadLine | None:
         if key_id(key) == kid:
             good = hmac.new(key, _body(fields), hashlib.sha256).hexdigest()
             if hmac.compare_digest(good, str(mac)):
-                return HeadLine(**{**_asdict(line), "trusted": True})
+                return dataclasses.replace(line, trusted=True)
             return _with(line, "head_bad_signature")
     return _with(line, "head_unknown_key")
 
 
-def _asdict(line: HeadLine) -> dict[str, object]:
-    return {name: getattr(line, name) for name in HeadLine.__slots__}
-
-
 def _with(line: HeadLine, problem: str) -> HeadLine:
-    return HeadLine(**{**_asdict(line), "problem": problem})  # type: ignore[arg-type]
+    return dataclasses.replace(line, problem=problem)
 
 
 def parse_lines(text: str, keys: Sequence[bytes]) -> list[HeadLine]:
@@ -208,6 +204,10 @@ class HeadLog:
                     ) from None
                 time.sleep(0.001)
 
+    def ready(self) -> None:
+        """Open the file if needed; StorageError (`head_log_missing`) when it is gone."""
+        self._open(create=False)
+
     def _open(self, *, create: bool) -> None:
         """(Re)open the file if needed (another writer may have replaced it by compacting).
 
@@ -259,13 +259,13 @@ class HeadLog:
         self._open(create=create)
         assert self._fd is not None
         line = sign_line(self._keys[0], kind=kind, db=db, seq=seq, digest=digest, ts=ts) + "\n"
+        data = line.encode()
         try:
-            data = line.encode()
             written = os.write(self._fd, data)
-            if written != len(data):
-                raise OSError(errno.ENOSPC, "short write")
         except OSError as exc:
             raise _os_error("cannot write", exc) from None
+        if written != len(data):  # a full disk: the line is cut, the next check says so
+            raise StorageError("audit head log: short write", op="audit.head", code="io")
         self._dirty.set()
 
     def replace_with(self, lines: Sequence[tuple[str, str, int, str, str]]) -> None:

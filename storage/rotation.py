@@ -11,7 +11,8 @@ decisions, purges and new approvals are never blocked for long and never
 overwritten. Values already under the newest key are left alone; a value no key
 opens is counted and left as it is (fail closed: nothing is dropped). The signed
 audit checkpoint and anchor are re-signed with the newest derived key when their
-current signature checks out, so the old key can then be dropped.
+current signature checks out, and the head log gets a line at the current head signed
+with the newest key, so the old key can then be dropped.
 
 Every process that reads the database must hold the new key before this runs: in
 the bot, switch with `Database.use_cipher` (or restart with `NEW,OLD`) first.
@@ -137,6 +138,7 @@ async def rotate(db: Database, cipher: FieldCipher, *, batch: int = 100) -> Rota
     db.use_cipher(cipher)
     rotated, current, raced, bad, batches = await _rotate_approvals(db, cipher, batch)
     keyring = await _rotate_keyring(db, cipher)
+    await db.audit.resign_head()  # the head log's newest line under the newest key
     return RotationResult(
         rotated=rotated,
         current=current,

@@ -3,49 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import aiosqlite
 import pytest
 
-from storage import GENESIS_HASH, AuditIntegrityError, Database, FieldCipher, StorageError
-from storage.audit_chain import Digester, build_rows, seal
+from storage import AuditIntegrityError, Database, FieldCipher, StorageError
+from storage.audit_chain import Digester
 from storage.db import AUDIT_MAC_PURPOSE
 from storage.forget import forget_user
-from storage.migrate import apply_migrations, load_migrations
-from tests.storage.audit_helpers import sample_event, tamper
+from tests.storage.audit_helpers import old_database, sample_event, tamper
 
 USER = "slack:T1:U1"
-
-
-async def _old_database(path: Path, cipher: FieldCipher, now: datetime, n: int = 6) -> None:
-    """A file as the code before migration 0003 left it: fmt 1 rows and a signed anchor."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    rows = build_rows([sample_event(now, i) for i in range(n)], 0, GENESIS_HASH, None)
-    async with aiosqlite.connect(path, isolation_level=None) as conn:
-        await conn.execute("PRAGMA journal_mode = WAL")
-        await apply_migrations(conn, load_migrations()[:2])
-        await conn.executemany(
-            "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [row[:14] for row in rows],
-        )
-        key = cipher.derive_keys(AUDIT_MAC_PURPOSE)[0]
-        seq, digest = rows[-1][0], rows[-1][13]
-        await conn.execute(
-            "INSERT INTO audit_anchor (id, seq, hash, mac) VALUES (1, ?, ?, ?)",
-            (seq, digest, seal(key, "anchor", seq, digest)),
-        )
 
 
 async def test_old_rows_verify_next_to_new_ones(
     db_path: Path, cipher: FieldCipher, now: datetime
 ) -> None:
     """After migrating, fmt 1 rows verify as they are and new rows continue the chain in fmt 2."""
-    await _old_database(db_path, cipher, now)
+    await old_database(db_path, cipher, now)
     db = await Database.open(db_path, cipher=cipher)
     try:
         assert await db.schema_version() == 4
@@ -70,7 +47,7 @@ async def test_forgetting_a_user_of_old_rows_rechains_first(
     db_path: Path, cipher: FieldCipher, now: datetime
 ) -> None:
     """Old rows naming the user are re-chained to fmt 2, then pseudonymised; verify passes."""
-    await _old_database(db_path, cipher, now)
+    await old_database(db_path, cipher, now)
     db = await Database.open(db_path, cipher=cipher)
     try:
         await db.audit.append(sample_event(now, 10, actor=USER))
@@ -97,7 +74,7 @@ async def test_broken_old_chain_is_not_rechained(
     db_path: Path, cipher: FieldCipher, now: datetime
 ) -> None:
     """A chain that does not verify is kept as evidence: no re-chaining, no forgetting."""
-    await _old_database(db_path, cipher, now)
+    await old_database(db_path, cipher, now)
     tamper(db_path, "UPDATE audit_log SET decision = 'deny' WHERE seq = 3")
     db = await Database.open(db_path, cipher=cipher)
     try:
@@ -195,7 +172,7 @@ async def test_appends_during_rechaining_continue_the_new_chain(
     db_path: Path, cipher: FieldCipher, now: datetime
 ) -> None:
     """Rows appended while old rows are re-chained (over several batches) build on the new head."""
-    await _old_database(db_path, cipher, now, n=1100)
+    await old_database(db_path, cipher, now, n=1100)
     db = await Database.open(db_path, cipher=cipher)
     try:
         upgrading = asyncio.ensure_future(db.audit.upgrade_format(now=now))
