@@ -1,9 +1,12 @@
 """The composition root: builds every part from the config and the environment, and runs them.
 
 This is the only place that knows the concrete classes and the stage order.
-`App(config, env=...)`: `await start()` opens storage, runs the sandbox self-test
-(execution is refused, not the bot, when it fails), builds the detectors and the
-adapters, and starts receiving; `await wait()` returns when every adapter has
+`App(config, env=...)`: `await start()` opens storage, checks the audit chain
+against its signed head log (and refuses to start on a rolled-back, truncated or
+rewritten chain, or a removed or forged head log, unless the operator names the
+problem with `accept_audit_problem`; that start is audited), runs the sandbox
+self-test (execution is refused, not the bot, when it fails), builds the detectors
+and the adapters, and starts receiving; `await wait()` returns when every adapter has
 finished (the console at end of input); `await stop()` shuts down cleanly.
 """
 
@@ -21,6 +24,7 @@ from bot.admin import ADMIN
 from bot.commands import Commands
 from bot.config import Config
 from bot.errors import StartupError, where
+from bot.floods import FloodCounter
 from bot.metrics import Metrics, MetricsServer
 from bot.ops import storage_ok
 from bot.outbox import Outbox
@@ -43,6 +47,7 @@ from bot.wiring import (
     build_redactor,
     build_sandbox,
     build_scanner,
+    head_log_path,
     known_secrets,
     redact_counting,
 )
@@ -77,8 +82,14 @@ class App:
         clock: Callable[[], datetime] | None = None,
         sandbox: Sandbox | None = None,
         console_io: tuple[TextIO, TextIO] | None = None,
+        accept_audit_problem: str = "",
+        operator: str = "operator",
+        head_copy: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config
+        self._accept_audit = accept_audit_problem
+        self._operator = operator
+        self._head_copy = head_copy
         self.env = dict(env)
         self.clock = clock or (lambda: datetime.now(UTC))
         self._given_adapters = list(adapters) if adapters is not None else None
@@ -96,6 +107,7 @@ class App:
         self.failed: list[str] = []  # platforms whose adapter stopped with an error
         self._messages: Pipeline | None = None
         self._buttons: Pipeline | None = None
+        self.floods = FloodCounter(alert_at=config.audit.flood_alert)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -113,7 +125,13 @@ class App:
                 c.storage.data_key_env,
             )
         cipher = FieldCipher(key)
-        self.db = await Database.open(db_path, cipher=cipher)
+        self.db = await Database.open(db_path, cipher=cipher, head_log=head_log_path(c))
+        try:
+            await self._check_audit(self.db)
+        except BaseException:
+            await self.db.close()
+            self.db = None
+            raise
         await self.db.runs.abandon_live(self.clock())
         secrets = known_secrets(c, self.env, key)
         redactor = build_redactor(c, secrets)
@@ -179,7 +197,12 @@ class App:
             self._given_adapters
             if self._given_adapters is not None
             else build_adapters(
-                self.config, self.env, clock=self.clock, audit=audit, console_io=self._console_io
+                self.config,
+                self.env,
+                clock=self.clock,
+                audit=audit,
+                console_io=self._console_io,
+                floods=self.floods,
             )
         )
         if not self.adapters:
@@ -194,11 +217,29 @@ class App:
             await self.metrics_server.start()
         self.jobs = Jobs(s)
         self.jobs.on_selftest = self.metrics.set_sandbox_available
+        self.jobs.floods = self.floods
+        self.jobs.head_copy = self._head_copy
         self.jobs.start()
         for adapter in self.adapters:
             self._tasks.append(
                 asyncio.create_task(self._serve(adapter), name=f"serve-{adapter.platform}")
             )
+
+    async def _check_audit(self, db: Database) -> None:
+        """Refuse to start on an audit chain that does not match its signed head log, unless
+        the operator named exactly the problem found; then the start is audited."""
+        found = await db.audit.check_head()
+        if found.ok:
+            await db.audit.begin_head_log(now=self.clock())
+            return
+        if self._accept_audit != found.problem:
+            raise StartupError(
+                f"audit: {found.problem}: {found.message}. Nothing was started. Find out what "
+                "happened (`frontdoor audit verify`); to start on this database anyway, run "
+                f"`frontdoor run --accept-audit-problem {found.problem}` (the start is audited)."
+            )
+        log.warning("starting despite an audit problem the operator accepted: %s", found.problem)
+        await db.audit.accept_head(found, by=self._operator, now=self.clock())
 
     async def _serve(self, adapter: Adapter) -> None:
         try:
@@ -297,6 +338,10 @@ class App:
         await self.wait()
         if self.jobs is not None:
             self.jobs.stop()
+            try:  # the last minutes of refused requests, summarised before closing
+                await self.jobs.audit_minute(self.clock(), everything=True)
+            except Exception as e:  # noqa: BLE001 - shutting down: log and go on
+                log.error("final audit summary failed: %s", type(e).__name__)
         if self.metrics_server is not None:
             await self.metrics_server.stop()
             self.metrics_server = None

@@ -259,10 +259,6 @@ class Commands(StageBase):
 
     name = "command"
 
-    def acts(self, request: Request) -> bool:
-        """Every command but `/run` acts here (and may change state); `/run` passes through."""
-        return request.command != "run"
-
     def __init__(self, services: Services, admin: Mapping[str, Handler]) -> None:
         self._s = services
         self._admin = admin

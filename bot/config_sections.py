@@ -405,9 +405,13 @@ class RedactionConfigModel(Section):
 
 
 class AuditConfig(Section):
-    """`audit`."""
+    """`audit`: retention, the signed head log kept outside the database, flood alerts."""
 
     retention_days: int = Field(default=365, ge=1)
+    head_log: str = ""  # "": beside the data directory (<dir>-<db name>.audit-head)
+    head_log_syslog: bool = False  # also send the newest signed head to syslog each minute
+    head_log_max_mb: int = Field(default=64, ge=1)  # compacted to one line past this size
+    flood_alert: int = Field(default=300, ge=1)  # rejected unauthenticated requests a minute
 
 
 class LoggingConfig(Section):

@@ -4,6 +4,10 @@ Nothing reaches an adapter without passing the redactor (known secret values,
 credential formats, PII); adapters then escape for their platform. Counts of
 redactions per kind go to the audit log. A platform failure is logged and
 audited, never raised into the pipeline: the decision has already been made.
+
+Before each send, the pending audit rows of the request being handled are written
+(`storage.effects.before_effect`, set by the pipeline): if they cannot be, that
+raises and nothing is sent.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from adapters.base import Adapter, PlatformError
 from bot.errors import where
 from bot.types import ApprovalCard, MessageRef, Outcome
 from storage.audit import AuditEvent
+from storage.effects import before_effect
 
 if TYPE_CHECKING:
     from bot.pipeline import AuditSink
@@ -95,6 +100,7 @@ class Outbox:
         for outcome in outcomes:
             clean, counts = self.redact_outcome(outcome)
             total.update(counts)
+            await before_effect()  # raises (nothing sent) when the rows before it are not written
             refs.append(await self._send(clean, failures))
         total = +total  # only kinds actually found
         if total or failures:

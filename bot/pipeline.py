@@ -3,8 +3,15 @@
 Each stage is a small callable that either passes the request on (`Continue`) or
 ends it (`Stop`). This loop is the one place that
 
-- writes each stage's decision to the audit log (buffered, and always flushed
-  before a stage with side effects runs, so nothing happens unaudited);
+- writes each stage's decision to the audit log. Rows are buffered, and written
+  before anything they led to, by construction rather than by declaration: while a
+  stage runs, the loop sets the request's flush as the `storage.effects` hook, which
+  every storage write and every send of the outbox awaits first. So a stage's first
+  write or message (a claimed event, a pairing, an approval, a lowered autonomy, a
+  card, a run) finds the rows of the stages before it durable; if they cannot be
+  written, that write or send raises `AuditNotWritten` and the request is denied
+  with nothing done. The after-send hook of a stop (recording where cards went) is
+  audited and held to the same order;
 - turns an unexpected exception inside a stage into a denial with a reason
   (`CancelledError` still propagates), so the process keeps serving;
 - denies when the audit write itself fails;
@@ -27,12 +34,14 @@ from bot.errors import where
 from bot.types import Address, Inbound, MessageRef, Outcome
 from policy.reasons import Reason
 from storage.audit import AuditEvent
+from storage.effects import audit_first
 
 if TYPE_CHECKING:
     from bot.outbox import Outbox
 
 __all__ = [
     "AuditEvent",
+    "AuditNotWritten",
     "AuditSink",
     "Continue",
     "Pipeline",
@@ -104,29 +113,21 @@ class Stop:
 
 
 class Stage(Protocol):
-    """One step of the pipeline."""
+    """One step of the pipeline. Whatever it writes or sends waits for the earlier rows."""
 
     name: str
-
-    def acts(self, request: Request) -> bool:
-        """True when the stage may change the world for this request (run, send, change state).
-
-        The loop writes the pending audit rows before calling such a stage.
-        """
-        ...
 
     async def __call__(self, request: Request) -> Continue | Stop: ...
 
 
 class StageBase:
-    """Default for stages: `side_effects` says whether the stage acts, whatever the request."""
+    """A base for stages (a name); nothing to declare: effects are ordered by the loop."""
 
     name = "stage"
-    side_effects = False
 
-    def acts(self, request: Request) -> bool:
-        """See `Stage.acts`."""
-        return self.side_effects
+
+class AuditNotWritten(Exception):
+    """The audit rows a write or send depends on could not be written; it did not happen."""
 
 
 class AuditSink(Protocol):
@@ -175,53 +176,99 @@ class Pipeline:
     async def __call__(self, inbound: Inbound) -> Stop:
         """Handle one event end to end; returns the stop that ended it."""
         request = Request(inbound=inbound)
-        pending: list[AuditEvent] = []
+        journal = _Journal(self._audit)
         stop: Stop | None = None
         for stage in self._stages:
-            if stage.acts(request) and not await self._flush(pending):
-                stop = Stop(reason=Reason.AUDIT_FAILED, outcomes=(reply(request, _SORRY),))
-                break
             started = time.perf_counter()
             try:
-                result = await stage(request)
+                with audit_first(journal.flush_or_raise):
+                    result = await stage(request)
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # noqa: BLE001 - one failure must not stop the rest; logged without its message
-                reason = self._classify(e)
-                log.error("stage %s failed: %s at %s", stage.name, type(e).__name__, where(e))
+                if isinstance(e, AuditNotWritten):
+                    reason = Reason.AUDIT_FAILED
+                else:
+                    reason = self._classify(e)
+                    log.error("stage %s failed: %s at %s", stage.name, type(e).__name__, where(e))
                 result = Stop(
                     reason=reason,
                     outcomes=(reply(request, _SORRY),),
                     detail={"error": type(e).__name__},
                 )
             elapsed = (time.perf_counter() - started) * 1000
-            pending.append(self._record(stage.name, request, result, elapsed))
+            journal.add(self._record(stage.name, request, result, elapsed))
             if isinstance(result, Stop):
                 stop = result
                 break
             request = result.request
             if result.outcomes:
-                if not await self._flush(pending):
+                if not await journal.flush():
                     stop = Stop(reason=Reason.AUDIT_FAILED, outcomes=(reply(request, _SORRY),))
                     break
-                await self._outbox.deliver(result.outcomes, event_id=inbound.event_id)
+                with audit_first(journal.flush_or_raise):
+                    await self._outbox.deliver(result.outcomes, event_id=inbound.event_id)
         if stop is None:
             stop = Stop(reason=Reason.INTERNAL_ERROR, outcomes=(reply(request, _SORRY),))
-            pending.append(self._record("pipeline", request, stop, 0.0))
-        if not await self._flush(pending):
+            journal.add(self._record("pipeline", request, stop, 0.0))
+        if not await journal.flush():
             if stop.decision == "allow" or stop.reason == Reason.EXECUTED:
+                # the run happened: its result goes to the requester even unaudited (logged)
                 log.error("audit write failed after the run; delivering its result anyway")
-            else:
-                stop = Stop(reason=Reason.AUDIT_FAILED, outcomes=(reply(request, _SORRY),))
-        refs = await self._outbox.deliver(stop.outcomes, event_id=inbound.event_id)
+                with audit_first(None):
+                    await self._outbox.deliver(stop.outcomes, event_id=inbound.event_id)
+                return stop
+            # the one message sent without its row: a fixed notice that says nothing more
+            log.error("audit write failed; the request is denied with a fixed notice")
+            stop = Stop(reason=Reason.AUDIT_FAILED, outcomes=(reply(request, _SORRY),))
+            with audit_first(None):
+                await self._outbox.deliver(stop.outcomes, event_id=inbound.event_id)
+            return stop
+        with audit_first(journal.flush_or_raise):
+            refs = await self._outbox.deliver(stop.outcomes, event_id=inbound.event_id)
         if stop.after_send is not None:
-            try:
-                await stop.after_send(refs)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # noqa: BLE001 - recording card refs is best effort
-                log.error("after-send hook failed: %s", type(e).__name__)
+            await self._after_send(stop.after_send, refs, request, journal)
         return stop
+
+    async def _after_send(
+        self,
+        hook: AfterSend,
+        refs: Sequence[MessageRef | None],
+        request: Request,
+        journal: _Journal,
+    ) -> None:
+        """Run a stop's after-send hook (it records where cards went), audited before it writes."""
+        sent = sum(ref is not None for ref in refs)
+        journal.add(self._note(request, "after_send", Reason.OK, {"sent": sent}))
+        try:
+            with audit_first(journal.flush_or_raise):
+                await hook(refs)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 - the cards are out; losing their refs is logged and audited
+            log.error("after-send hook failed: %s", type(e).__name__)
+            journal.add(
+                self._note(
+                    request, "after_send", Reason.INTERNAL_ERROR, {"error": type(e).__name__}
+                )
+            )
+        await journal.flush()
+
+    def _note(
+        self, request: Request, stage: str, reason: Reason, detail: Mapping[str, Any]
+    ) -> AuditEvent:
+        inbound = request.inbound
+        return AuditEvent(
+            ts=self._clock(),
+            event_id=inbound.event_id,
+            stage=stage,
+            actor=inbound.actor.key,
+            channel=inbound.channel.key,
+            tool=request.tool,
+            decision="info",
+            reason=str(reason),
+            detail=dict(detail),
+        )
 
     def _record(
         self, stage: str, request: Request, result: Continue | Stop, ms: float
@@ -253,15 +300,39 @@ class Pipeline:
             latency_ms=round(ms, 3),
         )
 
-    async def _flush(self, pending: list[AuditEvent]) -> bool:
-        if not pending:
+
+class _Journal:
+    """One request's audit rows not yet written, and the one way to write them."""
+
+    __slots__ = ("_audit", "_lock", "_pending")
+
+    def __init__(self, audit: AuditSink) -> None:
+        self._audit = audit
+        self._pending: list[AuditEvent] = []
+        self._lock = asyncio.Lock()  # a stage's helper task may flush too
+
+    def add(self, event: AuditEvent) -> None:
+        self._pending.append(event)
+
+    async def flush(self) -> bool:
+        """Write the pending rows; False (logged) when the audit log refuses them."""
+        if not self._pending:
             return True
-        try:
-            await self._audit.write(tuple(pending))
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:  # noqa: BLE001 - failing to audit denies, it never lets through
-            log.error("audit write failed: %s", type(e).__name__)
-            return False
-        pending.clear()
-        return True
+        async with self._lock:
+            if not self._pending:
+                return True
+            batch = tuple(self._pending)
+            try:
+                await self._audit.write(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - failing to audit denies, it never lets through
+                log.error("audit write failed: %s", type(e).__name__)
+                return False
+            del self._pending[: len(batch)]
+            return True
+
+    async def flush_or_raise(self) -> None:
+        """The hook storage writes and outbox sends await: raise when the rows are not written."""
+        if self._pending and not await self.flush():
+            raise AuditNotWritten("the audit rows this depends on could not be written")

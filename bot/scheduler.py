@@ -1,4 +1,5 @@
-"""Scheduled jobs (APScheduler 3, in the bot's event loop): expiry, retention, the sandbox self-test.
+"""Scheduled jobs (APScheduler 3, in the bot's event loop): expiry, retention, the sandbox self-test,
+the minute's flood summary and the audit head's copy in syslog.
 
 Each job is a plain coroutine method that takes `now`, so tests call it directly
 with the time they want; the scheduler only decides when to call it.
@@ -14,6 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.approvals import Parked, decided_card, edits_for, parse_content
 from bot.errors import where
+from bot.floods import FloodCounter
 from bot.services import Services
 from bot.types import Outcome
 from storage.audit import AuditEvent
@@ -30,6 +32,8 @@ class Jobs:
         self._s = services
         self._scheduler: AsyncIOScheduler | None = None
         self.on_selftest: Callable[[bool], None] | None = None
+        self.floods: FloodCounter | None = None  # refused unauthenticated requests, per minute
+        self.head_copy: Callable[[str], None] | None = None  # e.g. syslog: the newest signed head
 
     def start(self) -> None:
         """Schedule every job on the running event loop."""
@@ -47,6 +51,7 @@ class Jobs:
             id="sandbox_selftest",
         )
         sched.add_job(self._tick(self.watchdog), "interval", seconds=30, id="run_watchdog")
+        sched.add_job(self._tick(self.audit_minute), "interval", seconds=60, id="audit_minute")
         if s.config.guardrails.daily_digest:
             sched.add_job(self._tick(self.digest), "cron", hour=8, minute=0, id="daily_digest")
         sched.start()
@@ -119,7 +124,8 @@ class Jobs:
         )  # a signed note of the chain's head: truncation becomes detectable
 
     async def retention(self, now: datetime) -> None:
-        """Purge audit rows and idempotency keys past their retention (the chain stays verifiable)."""
+        """Purge audit rows and idempotency keys past their retention (the chain stays verifiable);
+        cut a head log past its size to its newest line (only while it matches the chain)."""
         s = self._s
         keys = await s.db.idempotency.purge(now - timedelta(days=1))
         rows = await s.db.audit.purge_before(
@@ -129,6 +135,43 @@ class Jobs:
             await self._audit(
                 "retention", "purged", {"idempotency_keys": keys, "audit_rows": rows}, now
             )
+        limit = s.config.audit.head_log_max_mb * 1024 * 1024
+        if await s.db.audit.compact_head_log(limit, now=now):
+            await self._audit("retention", "head_log_compacted", {"max_mb": limit >> 20}, now)
+
+    async def audit_minute(self, now: datetime, *, everything: bool = False) -> int:
+        """One summary row per minute of refused unauthenticated requests (alerting the admins
+        when a minute passes `audit.flood_alert`), and a copy of the newest signed head."""
+        s = self._s
+        rows = 0
+        if self.floods is not None:
+            for summary in self.floods.drain(now, everything=everything):
+                await s.db.audit.append(
+                    AuditEvent(
+                        ts=now,
+                        event_id=f"flood:{summary.window.isoformat()}",
+                        stage="adapter",
+                        decision="deny",
+                        reason="unauthenticated_requests",
+                        detail=dict(summary.detail),
+                    )
+                )
+                rows += 1
+                if summary.alert:
+                    top = ", ".join(f"{k} ({v})" for k, v in summary.detail["top_sources"].items())  # type: ignore[attr-defined]
+                    text = (
+                        f"{summary.total} unauthenticated requests were refused in the minute from "
+                        f"{summary.window:%H:%M} UTC (alert at {s.config.audit.flood_alert}); "
+                        f"busiest sources: {top or 'none named'}. See /audit 5."
+                    )
+                    await s.outbox.deliver(
+                        await s.to_admins(text), event_id=f"alert:flood:{summary.window:%H%M}"
+                    )
+        if self.head_copy is not None:
+            line = await s.db.audit.newest_head_line()
+            if line:
+                self.head_copy(line)
+        return rows
 
     async def selftest(self, now: datetime) -> bool:
         """Re-run the sandbox self-test; execution is refused while it fails."""
@@ -173,4 +216,7 @@ class Jobs:
 
         s = self._s
         text = "Daily digest. " + await stats_text(s, now)
+        line = await s.db.audit.newest_head_line()
+        if line:  # a copy of the signed head where the admins keep their messages
+            text += f"\nAudit head (keep it: `frontdoor audit verify --head FILE`): {line}"
         await s.outbox.deliver(await s.to_admins(text), event_id=f"job:digest:{now:%Y-%m-%d}")

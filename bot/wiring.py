@@ -10,12 +10,14 @@ import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 from adapters.base import Adapter
 from adapters.console import ConsoleAdapter
 from bot.config import Config
 from bot.errors import StartupError, where
+from bot.floods import FLOOD_KINDS, FloodCounter
 from bot.metrics import Metrics
 from bot.stages.execute import limits_for
 from policy.injection import Scanner, ScannerConfig, ThreatLevel
@@ -32,6 +34,7 @@ __all__ = [
     "build_redactor",
     "build_sandbox",
     "build_scanner",
+    "head_log_path",
     "known_secrets",
     "redact_counting",
 ]
@@ -181,6 +184,20 @@ class DbAudit:
                 metrics.observe_redactions(e.detail["redactions"])
 
 
+def head_log_path(config: Config) -> Path:
+    """Where the signed audit head log lives: `audit.head_log`, else beside the data directory.
+
+    Outside the data directory on purpose: putting an older copy of that directory back
+    (a backup) leaves the head log as it was, so the rollback shows.
+    """
+    if config.audit.head_log:
+        p = Path(config.audit.head_log)
+        return p if p.is_absolute() else Path(config.base_dir) / p
+    db = config.db_path
+    data_dir = db.parent.resolve()
+    return data_dir.parent / f"{data_dir.name}-{db.stem}.audit-head"
+
+
 def build_adapters(
     config: Config,
     env: Mapping[str, str],
@@ -188,11 +205,19 @@ def build_adapters(
     clock: Callable[[], datetime],
     audit: DbAudit,
     console_io: tuple[TextIO, TextIO] | None = None,
+    floods: FloodCounter | None = None,
 ) -> list[Adapter]:
-    """The adapters this config and environment ask for (the console when nothing else starts)."""
+    """The adapters this config and environment ask for (the console when nothing else starts).
+
+    Refusals of unauthenticated HTTP requests go to `floods` (a counter, summarised once
+    a minute) rather than one audit row each; other security events are audited each.
+    """
     out: list[Adapter] = []
 
     async def security_event(kind: str, detail: Mapping[str, object]) -> None:
+        if floods is not None and kind in FLOOD_KINDS:
+            floods.count(kind, detail, clock())
+            return
         event = AuditEvent(
             ts=clock(),
             event_id=f"security:{kind}",

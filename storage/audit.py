@@ -266,6 +266,11 @@ class Audit:
             "audit.check", audit_heads.check, self._writer, tuple(heads), keys
         )
 
+    async def newest_head_line(self) -> str:
+        """The head log's newest signed line, as written ("" without one)."""
+        log = self._writer.head_log
+        return "" if log is None else await asyncio.to_thread(log.last_line)
+
     async def begin_head_log(self, *, now: datetime) -> bool:
         """Start the head log (a `start` line at the current head) unless it was begun."""
         if self._writer.head_log is None:

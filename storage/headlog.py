@@ -173,6 +173,17 @@ class HeadLog:
         """Every line of the file (FileNotFoundError when it is missing)."""
         return parse_lines(self.path.read_text(encoding="utf-8", errors="replace"), self._keys)
 
+    def last_line(self) -> str:
+        """The file's last line as written (for copies kept elsewhere); "" if there is none."""
+        try:
+            with self.path.open("rb") as f:
+                size = f.seek(0, os.SEEK_END)
+                f.seek(max(0, size - 4096))
+                tail = f.read().decode("utf-8", "replace").splitlines()
+        except FileNotFoundError:
+            return ""
+        return next((line for line in reversed(tail) if MARKER in line), "")
+
     # --- writing (called from the audit writer's thread) ------------------------------------
 
     @contextlib.contextmanager

@@ -3,8 +3,12 @@
 Each request is checked in this order, and fails closed:
 
     body larger than max_body_bytes          -> 413, never read in full
-    no/stale/future timestamp, bad signature -> 401 and a `slack_signature_rejected` report
+    no/stale/future timestamp, bad signature -> 401
     otherwise                                -> Bolt (verifies the signature again) -> its answer
+
+Every refusal (413 and 401) is reported through `on_rejected` with its reason and the
+remote address only (the bot counts them per source and minute: a flood costs a
+counter, not an audit row each).
 
 Bolt acknowledges before any listener work (`process_before_response=False`), so
 answers stay within Slack's 3 seconds. Every answer carries the usual security headers.
@@ -109,24 +113,29 @@ class SignedEndpoint:
             await self._runner.cleanup()
             self._runner = None
 
+    async def _rejected(self, request: web.Request, reason: str) -> None:
+        await self._on_rejected(
+            {
+                "reason": reason,
+                "remote": request.remote or "",
+                "path": request.path,
+                "retry_num": request.headers.get("X-Slack-Retry-Num", "")[:8],
+            }
+        )
+
     async def _entry(self, request: web.Request) -> web.StreamResponse:
         length = request.content_length
         if length is not None and length > self._max_body:
+            await self._rejected(request, "too_large")
             return _refuse(413, "request too large")
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
+            await self._rejected(request, "too_large")
             return _refuse(413, "request too large")
         problem = signature_problem(body, request.headers, verifier=self._verifier, now=time.time())
         if problem is not None:
-            await self._on_rejected(
-                {
-                    "reason": problem,
-                    "remote": request.remote or "",
-                    "path": request.path,
-                    "retry_num": request.headers.get("X-Slack-Retry-Num", "")[:8],
-                }
-            )
+            await self._rejected(request, problem)
             return _refuse(401, "invalid request")
         try:
             text = body.decode("utf-8")

@@ -4,8 +4,10 @@ A request is accepted only when it is a POST to the configured path carrying the
 `X-Telegram-Bot-Api-Secret-Token` we registered (compared in constant time), with a
 Content-Type of exactly `application/json` and a body within the size cap. Anything
 else is refused (403, 405 or 413; 400 for a body that is not a JSON object) and
-reported through `on_security_event("telegram_webhook_rejected", ...)` with no
-secret and no body in the details. Every answer carries defensive headers.
+reported through `on_security_event("telegram_webhook_rejected", ...)` with the
+reason, status and remote address only: no secret, no body. The bot counts these
+per source and minute (a flood costs a counter, not an audit row or a log line
+each). Every answer carries defensive headers.
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ class WebhookServer:
 
     async def _refuse(self, request: web.Request, status: int, reason: str) -> web.Response:
         details = {"reason": reason, "status": status, "remote": request.remote or ""}
-        _log.warning("telegram webhook refused a request: %s (%d)", reason, status)
+        _log.debug("telegram webhook refused a request: %s (%d)", reason, status)
         if self._on_security_event is not None:
             try:
                 await self._on_security_event("telegram_webhook_rejected", details)

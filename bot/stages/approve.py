@@ -44,7 +44,6 @@ class ResolveToken(StageBase):
     """Finds the approval a button token belongs to."""
 
     name = "resolve_token"
-    side_effects = False
 
     def __init__(self, services: Services) -> None:
         self._s = services
@@ -72,7 +71,6 @@ class Decide(StageBase):
     """Checks the presser and makes the single winning transition."""
 
     name = "decide"
-    side_effects = True
 
     def __init__(self, services: Services) -> None:
         self._s = services

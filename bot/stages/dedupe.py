@@ -13,7 +13,6 @@ class Dedupe(StageBase):
     """Claims the event id in storage; only the first delivery passes."""
 
     name = "dedupe"
-    side_effects = False
 
     def __init__(self, services: Services) -> None:
         self._s = services

@@ -90,7 +90,6 @@ class Execute(StageBase):
     """Runs the request's argv (or snippet) in the sandbox."""
 
     name = "execute"
-    side_effects = True
 
     def __init__(self, services: Services) -> None:
         self._s = services

@@ -29,10 +29,6 @@ class Gate(StageBase):
     """Runs now, or parks the request and posts an approval card."""
 
     name = "approval_gate"
-    # Parking writes only the approval row; its tokens exist nowhere else until the
-    # card is sent, which happens after the final audit flush. If that flush fails,
-    # the parked request can never be approved and simply expires.
-    side_effects = False
 
     def __init__(self, services: Services) -> None:
         self._s = services

@@ -35,7 +35,6 @@ class Identify(StageBase):
     """Resolves the actor's standing and starts pairing for strangers."""
 
     name = "identity"
-    side_effects = False
 
     def __init__(self, services: Services) -> None:
         self._s = services

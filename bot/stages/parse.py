@@ -63,7 +63,6 @@ class Parse(StageBase):
     """Turns text into a command or a rendered tool request."""
 
     name = "parse"
-    side_effects = False
 
     def __init__(self, services: Services) -> None:
         self._s = services

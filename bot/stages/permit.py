@@ -13,7 +13,6 @@ class Permit(StageBase):
     """Allows the tool only where a rule says so; the audit row names the rule."""
 
     name = "permission"
-    side_effects = False
 
     def __init__(self, services: Services) -> None:
         self._s = services

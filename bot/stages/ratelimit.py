@@ -21,7 +21,6 @@ class RateLimit(StageBase):
     """Takes one token from the user's bucket."""
 
     name = "rate_limit"
-    side_effects = False
 
     def __init__(self, services: Services) -> None:
         self._s = services

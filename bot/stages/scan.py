@@ -35,7 +35,6 @@ class Scan(StageBase):
     """Scores the inbound text for prompt injection."""
 
     name = "injection"
-    side_effects = False
 
     def __init__(self, services: Services) -> None:
         self._s = services
