@@ -1,13 +1,14 @@
 """The `frontdoor` command line.
 
-    frontdoor run [--config F]                       the bot (console chat when no platform token is set)
+    frontdoor run [--config F] [--accept-audit-problem CODE]
+                                                     the bot (console chat when no platform token is set)
     frontdoor check [--config F] [--strict]          validate the config and lint it for risky settings
     frontdoor sandbox run [--timeout S] [--memory MB] [--json] -- CMD ARGS...
     frontdoor sandbox selftest                       every isolation check, non-zero if one fails
     frontdoor redact [--jsonl]                       stdin -> stdout, secrets and PII replaced
     frontdoor scan                                   injection verdicts for JSON lines {"text": ...}
     frontdoor policy explain --user ID --tool T [--channel C]
-    frontdoor audit verify | export [--jsonl] | tail [-n N]
+    frontdoor audit verify [--head FILE] | export [--jsonl] | tail [-n N]
     frontdoor forget USER                            erase a user; their audit rows keep a pseudonym
     frontdoor backup DEST [--overwrite]              a consistent online copy of the database, verified
     frontdoor keys rotate [--new-key-file F]         a new data key; parked requests re-encrypted
@@ -53,7 +54,14 @@ def _parser() -> argparse.ArgumentParser:
         "--config", default="config.yaml", help="the config file (default: ./config.yaml)"
     )
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", parents=[common], help="run the bot")
+    run = sub.add_parser("run", parents=[common], help="run the bot")
+    run.add_argument(
+        "--accept-audit-problem",
+        default="",
+        metavar="CODE",
+        help="start although the audit chain does not match its signed head log, when the"
+        " problem found is exactly CODE (as `audit verify` names it); the start is audited",
+    )
     chk = sub.add_parser("check", parents=[common], help="validate and lint the config")
     chk.add_argument("--strict", action="store_true", help="exit non-zero on warnings too")
     sb = sub.add_parser("sandbox", help="the sandbox").add_subparsers(
@@ -82,7 +90,17 @@ def _parser() -> argparse.ArgumentParser:
     aud = sub.add_parser("audit", help="the audit log").add_subparsers(
         dest="audit_command", required=True
     )
-    aud.add_parser("verify", parents=[common], help="check the hash chain")
+    ver = aud.add_parser(
+        "verify", parents=[common], help="check the hash chain and its signed head log"
+    )
+    ver.add_argument(
+        "--head",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also check against the signed heads in FILE (a copy kept elsewhere: shipped"
+        " logs, a backup's .head file); may be repeated",
+    )
     ex = aud.add_parser("export", parents=[common], help="every row")
     ex.add_argument("--jsonl", action="store_true", help="JSON lines (the only format)")
     tail = aud.add_parser("tail", parents=[common], help="the last rows")
@@ -119,7 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = dict(os.environ)
     try:
         if args.command == "run":
-            return asyncio.run(_run(_config(args.config, required=True), env))
+            config = _config(args.config, required=True)
+            return asyncio.run(_run(config, env, accept=args.accept_audit_problem))
         if args.command == "check":
             return _check(args.config, strict=args.strict, env=env)
         if args.command == "sandbox":
@@ -147,7 +166,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _run(
-    config: Config, env: Mapping[str, str], *, stdio: tuple[TextIO, TextIO] | None = None
+    config: Config,
+    env: Mapping[str, str],
+    *,
+    stdio: tuple[TextIO, TextIO] | None = None,
+    accept: str = "",
 ) -> int:
     from bot import logs
     from bot.app import App
@@ -159,7 +182,19 @@ async def _run(
     from sandbox.reap import use_pidfd_child_watcher
 
     use_pidfd_child_watcher()  # no thread per sandbox child (Python 3.11)
-    app = App(config, env=env, console_io=stdio)
+    head_copy = None
+    if config.audit.head_log_syslog:
+        from bot.wiring import syslog_head_copy
+
+        head_copy = syslog_head_copy()
+    app = App(
+        config,
+        env=env,
+        console_io=stdio,
+        accept_audit_problem=accept,
+        operator=f"cli:{getpass.getuser()}",
+        head_copy=head_copy,
+    )
     await app.start()
     if app.redactor is not None:
         logs.update_redactor(app.redactor)  # now it also knows every secret value the bot holds
@@ -391,8 +426,20 @@ async def _open_db(config: Config, env: Mapping[str, str]) -> Database | None:
             file=sys.stderr,
         )
         return None
+    from bot.wiring import head_log_path
+
     key, _ = load_or_create_key(env, config.storage.data_key_env, key_path)
-    return await Database.open(path, cipher=FieldCipher(key))
+    return await Database.open(path, cipher=FieldCipher(key), head_log=head_log_path(config))
+
+
+_PROBLEMS = {
+    "seq_gap": "a row is missing from the middle of the chain (deleted)",
+    "chain_break": "a row does not link to the one before it (inserted, removed or moved)",
+    "hash_mismatch": "a row was edited after it was written",
+    "truncated": "rows were cut from the end of the chain",
+    "anchor_mismatch": "the chain was rewritten before its signed anchor",
+    "anchor_missing": "the signed anchor was removed from the database",
+}
 
 
 async def _audit(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:
@@ -401,11 +448,19 @@ async def _audit(args: argparse.Namespace, config: Config, env: Mapping[str, str
         return EXIT_CONFIG
     try:
         if args.audit_command == "verify":
-            result = await db.audit.verify()
+            result = await db.audit.verify(heads=[Path(h) for h in args.head])
             if result.ok:
-                print(f"audit log OK: {result.rows_checked} rows, chain intact")
+                head = await db.audit.check_head([Path(h) for h in args.head])
+                against = (
+                    f", matches its signed head (seq {head.signed_seq})"
+                    if head.signed_seq is not None
+                    else f" ({head.note})"
+                )
+                print(f"audit log OK: {result.rows_checked} rows, chain intact{against}")
                 return 0
-            print(f"audit log BROKEN at row {result.first_bad_seq}: {result.problem}")
+            where = f" at row {result.first_bad_seq}" if result.first_bad_seq is not None else ""
+            print(f"audit log BROKEN{where}: {result.problem}")
+            print(f"  {result.message or _PROBLEMS.get(result.problem, '')}".rstrip())
             return 1
         if args.audit_command == "export":
             await db.audit.export_jsonl(sys.stdout)
@@ -438,8 +493,17 @@ async def _ops(args: argparse.Namespace, config: Config, env: Mapping[str, str])
             )
             return 0 if report.audit_ok else 1
         if args.command == "backup":
-            copy = await backup(db, Path(args.dest), overwrite=args.overwrite)
-            print(f"backup {copy.path}: {copy.size_bytes} bytes, audit chain ok: {copy.audit.ok}")
+            copy = await backup(
+                db,
+                Path(args.dest),
+                overwrite=args.overwrite,
+                by=f"cli:{getpass.getuser()}",
+                now=datetime.now(UTC),
+            )
+            print(
+                f"backup {copy.path}: {copy.size_bytes} bytes, audit chain ok: {copy.audit.ok};"
+                f" it holds the audit head seq {copy.head_seq} (signed in {copy.head_file})"
+            )
             return 0 if copy.ok else 1
         key_path = config.db_path.with_suffix(".key")
         env_name = config.storage.data_key_env

@@ -24,10 +24,11 @@ from datetime import datetime
 from pathlib import Path
 
 from storage import AuditEvent, Database, FieldCipher, StorageError, VerifyResult
-from storage.backup import backup_to
+from storage.backup import backup_to, write_private
 from storage.crypto import new_key_material, replace_key_file
 from storage.forget import ParkedApproval
 from storage.forget import forget_user as _forget
+from storage.headlog import sign_line
 from storage.rotation import rotate
 
 __all__ = [
@@ -63,12 +64,15 @@ class ForgetReport:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BackupReport:
-    """Where the copy is and whether its audit chain verified."""
+    """Where the copy is, whether its audit chain verified, and the audit head it holds."""
 
     path: Path
     size_bytes: int
     pages: int
     audit: VerifyResult
+    head_seq: int = 0
+    head_hash: str = ""
+    head_file: Path | None = None  # DEST.head: the copy's head, signed
 
     @property
     def ok(self) -> bool:
@@ -134,19 +138,66 @@ async def forget_user(db: Database, user_key: str, *, by: str, now: datetime) ->
     )
 
 
-async def backup(db: Database, dest: Path, *, overwrite: bool = False) -> BackupReport:
+async def backup(
+    db: Database,
+    dest: Path,
+    *,
+    overwrite: bool = False,
+    by: str = "system",
+    now: datetime | None = None,
+) -> BackupReport:
     """Copy the live database to `dest` (0600), then open the copy and verify its audit chain.
 
-    Refuses an existing `dest` unless `overwrite` (StorageError). A copy whose chain
-    does not verify is kept (it is faithful: the source is broken too) and reported.
+    The copy's audit head (seq, hash) is recorded: signed, in `DEST.head` next to it
+    (`frontdoor audit verify --head DEST.head` checks a restored copy against it), and,
+    when `now` is given, in an audit row of the live database naming `by`. A restored
+    copy is older than the live head log, so the bot refuses to start on it until an
+    admin accepts the rollback. Refuses an existing `dest` unless `overwrite`
+    (StorageError). A copy whose chain does not verify is kept (it is faithful: the
+    source is broken too) and reported.
     """
     done = await backup_to(db, dest, overwrite=overwrite)
     copy = await Database.open(done.path, cipher=db.cipher, audit_keys=db.audit.mac_keys)
     try:
         result = await copy.audit.verify()
+        seq, digest = await copy.audit.head()
+        last = await copy.audit.tail(1)
     finally:
         await copy.close()
-    return BackupReport(path=done.path, size_bytes=done.size_bytes, pages=done.pages, audit=result)
+    head_file = None
+    keys = db.audit.head_keys
+    if keys:
+        head_file = done.path.with_name(done.path.name + ".head")
+        line = sign_line(
+            keys[0],
+            kind="head",
+            db=db.audit.db_id,
+            seq=seq,
+            digest=digest,
+            ts=last[-1].ts.isoformat() if last else "",
+        )
+        write_private(head_file, line + "\n")
+    if now is not None:
+        await db.audit.append(
+            AuditEvent(
+                ts=now,
+                event_id=f"backup:{seq}",
+                stage="admin",
+                actor=by,
+                decision="info",
+                reason="backup_taken",
+                detail={"path": str(done.path), "head_seq": seq, "head_hash": digest},
+            )
+        )
+    return BackupReport(
+        path=done.path,
+        size_bytes=done.size_bytes,
+        pages=done.pages,
+        audit=result,
+        head_seq=seq,
+        head_hash=digest,
+        head_file=head_file,
+    )
 
 
 async def rotate_keys(db: Database, new_cipher: FieldCipher, *, batch: int = 100) -> RotateReport:

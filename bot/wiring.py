@@ -37,6 +37,7 @@ __all__ = [
     "head_log_path",
     "known_secrets",
     "redact_counting",
+    "syslog_head_copy",
 ]
 
 log = logging.getLogger(__name__)
@@ -196,6 +197,24 @@ def head_log_path(config: Config) -> Path:
     db = config.db_path
     data_dir = db.parent.resolve()
     return data_dir.parent / f"{data_dir.name}-{db.stem}.audit-head"
+
+
+def syslog_head_copy(address: str = "/dev/log") -> Callable[[str], None]:
+    """A copy of the newest signed audit head for syslog / journald (`audit.head_log_syslog`).
+
+    The line is the signed head line itself, so `frontdoor audit verify --head FILE`
+    takes an extract of the shipped logs as it is.
+    """
+    import logging.handlers
+
+    logger = logging.getLogger("frontdoor.audit_head")
+    logger.propagate = False
+    if not logger.handlers:
+        handler = logging.handlers.SysLogHandler(address=address)
+        handler.setFormatter(logging.Formatter("frontdoor: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return logger.info
 
 
 def build_adapters(

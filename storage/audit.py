@@ -111,6 +111,11 @@ class Audit:
         return list(self._mac_keys)
 
     @property
+    def head_keys(self) -> list[bytes]:
+        """The keys that sign and check head lines, newest first (derived from the data key)."""
+        return list(self._head_keys)
+
+    @property
     def head_log(self) -> Path | None:
         """Where the signed head log is kept (None: not kept)."""
         log = self._writer.head_log

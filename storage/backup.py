@@ -27,7 +27,7 @@ from storage.errors import StorageError, translate
 if TYPE_CHECKING:
     from storage.db import Database
 
-__all__ = ["BackupResult", "backup_to"]
+__all__ = ["BackupResult", "backup_to", "write_private"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,6 +97,25 @@ def _run(source: Path, dest: Path, overwrite: bool, busy_timeout_ms: int) -> Bac
             with suppress(FileNotFoundError):
                 tmp.with_name(tmp.name + suffix).unlink()
     return BackupResult(path=dest, size_bytes=dest.stat().st_size, pages=pages)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to a new private (0600) file, replacing any file there atomically."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, text.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with suppress(FileNotFoundError):
+            tmp.unlink()
+        raise StorageError(
+            f"backup: cannot write {path.name} ({exc.strerror})", op="backup"
+        ) from None
 
 
 async def backup_to(
