@@ -166,4 +166,6 @@ async def test_oversized_chunked_body_is_refused(http: Running) -> None:
     ) as resp:
         assert resp.status == 413
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
-    assert not http.security.events
+    # reported (the bot counts it per source and minute), never dispatched
+    assert [e[1]["reason"] for e in http.security.events] == ["too_large"]
+    assert not http.recorder.inbounds
