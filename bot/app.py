@@ -230,7 +230,13 @@ class App:
         the operator named exactly the problem found; then the start is audited."""
         found = await db.audit.check_head()
         if found.ok:
-            await db.audit.begin_head_log(now=self.clock())
+            try:
+                await db.audit.begin_head_log(now=self.clock())
+            except StorageError as e:
+                raise StartupError(
+                    f"audit head log {db.audit.head_log}: {e}; set audit.head_log to a writable"
+                    " place outside the data directory"
+                ) from None
             return
         if self._accept_audit != found.problem:
             raise StartupError(

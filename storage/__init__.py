@@ -23,6 +23,11 @@ May import only `policy` (for its types); in practice it imports nothing of ours
   checkpoint and checked against a signed head anchor (`storage/audit.py`). Rows
   since migration 0003 hash keyed digests of actor, channel and detail strings, so a
   user can be pseudonymised without breaking the chain (`storage/audit_chain.py`).
+  Appends read the head inside their write transaction (`storage/audit_writer.py`;
+  a trigger refuses unlinked rows) and sign each new head into a head log kept
+  outside the database (`storage/headlog.py`, checked by `storage/headcheck.py`).
+- Audit before effect: every write awaits `storage.effects.before_effect()` first,
+  which writes the current request's pending audit rows (`storage/effects.py`).
 - Operations: `storage/forget.py` (erase a user), `storage/backup.py` (online copy),
   `storage/rotation.py` (re-encrypt under the newest data key), with
   `storage/keyring.py` holding the audit pseudonym key sealed under the data key.

@@ -55,6 +55,13 @@ def check(writer: AuditWriter, extra: Sequence[Path], keys: Sequence[bytes]) -> 
                 lines: list[HeadLine] | None = log.read()
             except FileNotFoundError:
                 lines = None
+            except OSError as exc:
+                return HeadCheck(
+                    ok=False,
+                    problem="head_unreadable",
+                    source=source,
+                    message=f"the head log {source} cannot be read ({exc.strerror})",
+                )
             since = _log_since(conn)
             if not lines:
                 if since is not None:

@@ -15,6 +15,7 @@ Problems found, each with a message that says what was found and where:
     head_mismatch        the row at the signed seq differs from the signed hash (the chain
                          was rewritten or replaced after it was signed)
     chain_break          a row after the signed head does not link to the one before it
+    head_unreadable      the head log (or a copy given to verify) cannot be read
 
 Lines signed with a key this process no longer holds are accepted only before the
 first line it can check (keys retired by a rotation sign only older lines).
