@@ -99,13 +99,29 @@ class RotateReport:
 
 
 async def forget_user(db: Database, user_key: str, *, by: str, now: datetime) -> ForgetReport:
-    """Erase `user_key`: delete what is theirs, pseudonymise the rest, audit it, verify.
+    """Erase `user_key`: audit the intent, delete what is theirs, pseudonymise the rest,
+    audit what was done, verify.
 
     The audit row names `by` (or the pseudonym, when users forget themselves), the
     time and the pseudonym, never the key. Raises StorageError (KeyFileError without
     the data key, AuditIntegrityError when old rows must be re-chained and the chain
     is broken).
     """
+    digester = db.audit.digester
+    if digester is not None and db.cipher is not None and user_key:
+        # the intent first: whatever happens next, the audit log says who started it
+        early = digester.pseudonym(user_key)
+        await db.audit.append(
+            AuditEvent(
+                ts=now,
+                event_id=f"forget:{early}",
+                stage="admin",
+                actor=early if by == user_key else by,
+                decision="info",
+                reason="user_forget_started",
+                detail={"pseudonym": early},
+            )
+        )
     result = await _forget(db, user_key, now=now)
     actor = result.pseudonym if by == user_key else by
     row = await db.audit.append(
