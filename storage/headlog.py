@@ -31,6 +31,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import stat
 import threading
 import time
@@ -56,19 +57,38 @@ def _body(fields: dict[str, object]) -> bytes:
     return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9:.+_-]*\Z")  # values that JSON writes as they are
+
+
+class _Signer:
+    """Signs lines with one key (its HMAC state and id prepared once: this is per flush)."""
+
+    __slots__ = ("kid", "mac")
+
+    def __init__(self, key: bytes) -> None:
+        self.kid = key_id(key)
+        self.mac = hmac.new(key, digestmod=hashlib.sha256)
+
+    def line(self, *, kind: str, db: str, seq: int, digest: str, ts: str) -> str:
+        if all(_PLAIN.match(v) for v in (kind, db, digest, ts)):  # the same bytes as _body
+            body = (
+                f'{{"db":"{db}","{MARKER}":1,"hash":"{digest}","kid":"{self.kid}",'
+                f'"kind":"{kind}","seq":{int(seq)},"ts":"{ts}"}}'
+            ).encode()
+        else:
+            fields: dict[str, object] = {
+                MARKER: 1, "kind": kind, "db": db, "seq": int(seq),
+                "hash": digest, "ts": ts, "kid": self.kid,
+            }  # fmt: skip
+            body = _body(fields)
+        mac = self.mac.copy()
+        mac.update(body)
+        return body[:-1].decode() + f',"mac":"{mac.hexdigest()}"}}'
+
+
 def sign_line(key: bytes, *, kind: str, db: str, seq: int, digest: str, ts: str) -> str:
     """One signed line (without the newline)."""
-    fields: dict[str, object] = {
-        MARKER: 1,
-        "kind": kind,
-        "db": db,
-        "seq": int(seq),
-        "hash": digest,
-        "ts": ts,
-        "kid": key_id(key),
-    }
-    fields["mac"] = hmac.new(key, _body(fields), hashlib.sha256).hexdigest()
-    return json.dumps(fields, separators=(",", ":"))
+    return _Signer(key).line(kind=kind, db=db, seq=seq, digest=digest, ts=ts)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -148,6 +168,8 @@ class HeadLog:
             raise StorageError("audit head log: a data key is needed to sign it", op="audit.head")
         self.path = Path(path)
         self._keys = list(keys)
+        self._signer = _Signer(self._keys[0])
+        self._checked = False  # the file was found in place during this lock hold
         self._lock_timeout = lock_timeout
         self._fd: int | None = None
         self._ino: tuple[int, int] | None = None
@@ -167,6 +189,7 @@ class HeadLog:
     def use_keys(self, keys: Sequence[bytes]) -> None:
         """Sign with new keys (newest first) from now on."""
         self._keys = list(keys)
+        self._signer = _Signer(self._keys[0])
 
     def exists(self) -> bool:
         """Whether the file is there."""
@@ -193,9 +216,11 @@ class HeadLog:
     def locked(self) -> Iterator[None]:
         """Hold the writers' lock (a file beside the log), so lines follow commit order."""
         lock_fd = self._lock()
+        self._checked = False
         try:
             yield
         finally:
+            self._checked = False
             fcntl.flock(lock_fd, fcntl.LOCK_UN)
 
     def _lock(self) -> int:
@@ -221,6 +246,7 @@ class HeadLog:
     def ready(self) -> None:
         """Open the file if needed; StorageError (`head_log_missing`) when it is gone."""
         self._open(create=False)
+        self._checked = True
 
     def _open(self, *, create: bool) -> None:
         """(Re)open the file if needed (another writer may have replaced it by compacting).
@@ -270,9 +296,10 @@ class HeadLog:
         """Write one signed line (the caller holds `locked()`); fsynced in the background."""
         if self._sync_error is not None:
             raise _os_error("cannot sync", self._sync_error)
-        self._open(create=create)
+        if create or not self._checked:
+            self._open(create=create)
         assert self._fd is not None
-        line = sign_line(self._keys[0], kind=kind, db=db, seq=seq, digest=digest, ts=ts) + "\n"
+        line = self._signer.line(kind=kind, db=db, seq=seq, digest=digest, ts=ts) + "\n"
         data = line.encode()
         try:
             written = os.write(self._fd, data)
