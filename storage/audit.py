@@ -27,15 +27,15 @@ from pathlib import Path
 from typing import TextIO
 
 from storage import audit_heads
-from storage._sql import Sql, Tx
+from storage._sql import Sql
 from storage._time import to_iso
+from storage.audit_anchor import move_anchor, read_head_tx
 from storage.audit_chain import (
     GENESIS_HASH,
     AuditEvent,
     AuditRow,
     Digester,
     VerifyResult,
-    check_seal,
     mask_prepared,
     prepare,
     row_from_db,
@@ -129,7 +129,7 @@ class Audit:
     async def head(self) -> tuple[int, str]:
         """(seq, hash) of the chain's head as stored now (last row, else checkpoint, else genesis)."""
         async with self._sql.locked("audit.head") as tx:
-            return await _read_head(tx)
+            return await read_head_tx(tx)
 
     async def append(self, event: AuditEvent) -> AuditRow:
         """Append one row."""
@@ -292,25 +292,7 @@ class Audit:
             seq, digest = await self._writer.call(
                 "audit.accept", audit_heads.accept, self._writer, to_iso(now), key
             )
-        return await self.append(
-            AuditEvent(
-                ts=now,
-                event_id=f"audit-accept:{seq}",
-                stage="audit",
-                actor=by,
-                decision="info",
-                reason="audit_problem_accepted",
-                detail={
-                    "problem": found.problem,
-                    "message": found.message,
-                    "source": found.source,
-                    "signed_seq": found.signed_seq,
-                    "signed_hash": found.signed_hash,
-                    "db_seq": seq,
-                    "db_hash": digest,
-                },
-            )
-        )
+        return await self.append(audit_heads.accepted_event(found, by, now, seq, digest))
 
     async def resign_head(self) -> None:
         """Sign the current head with the newest key (after a key rotation)."""
@@ -364,50 +346,11 @@ class Audit:
     async def anchor(self, *, only_if_present: bool = False) -> tuple[int, str]:
         """Record the current head as the signed anchor; return (seq, hash) anchored.
 
-        Call it periodically (e.g. every minute from the scheduler): rows cut from the
-        end of the log before the anchor are then detected even after a restart. The
-        anchor only moves forward, and only from an anchor that is intact (signature
-        valid, its row still has its hash): otherwise AuditIntegrityError, and the old
-        anchor stays as evidence. With `only_if_present`, an absent anchor is recreated
-        only while the log is empty (a removed anchor is reported by verify()).
+        See `storage/audit_anchor.py`: the anchor only moves forward, from an intact
+        anchor (else AuditIntegrityError, and the old anchor stays as evidence).
         """
-        op = "audit.anchor"
-        async with self._sql.locked(op) as tx:
-            seq, digest = await _read_head(tx)
-            current = await tx.fetchone("SELECT seq, hash, mac FROM audit_anchor WHERE id = 1")
-            if current is None:
-                if only_if_present and seq > 0:
-                    return seq, digest
-            else:
-                await self._check_anchor(tx, int(current[0]), str(current[1]), str(current[2]))
-                if int(current[0]) >= seq:
-                    return int(current[0]), str(current[1])
-            mac = seal(self._mac_keys[0], "anchor", seq, digest) if self._mac_keys else ""
-            await tx.execute(
-                "INSERT INTO audit_anchor (id, seq, hash, mac) VALUES (1, ?, ?, ?)"
-                " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,"
-                " mac = excluded.mac WHERE excluded.seq >= audit_anchor.seq",
-                (seq, digest, mac),
-            )
-        return seq, digest
-
-    async def _check_anchor(self, tx: Tx, seq: int, digest: str, mac: str) -> None:
-        op = "audit.anchor"
-        if check_seal(self._mac_keys, "anchor", seq, digest, mac):
-            raise AuditIntegrityError("audit anchor does not verify; not moving it", op=op)
-        row = await tx.fetchone("SELECT hash FROM audit_log WHERE seq = ?", (seq,))
-        if row is None:
-            point = await tx.fetchone("SELECT seq, hash FROM audit_checkpoint WHERE id = 1")
-            if seq == 0:
-                expected = GENESIS_HASH
-            elif point is not None and int(point[0]) >= seq:
-                expected = str(point[1]) if int(point[0]) == seq else digest  # purged earlier
-            else:
-                raise AuditIntegrityError("audit anchor row is missing; not moving it", op=op)
-        else:
-            expected = str(row[0])
-        if expected != digest:
-            raise AuditIntegrityError("audit anchor does not match the chain", op=op)
+        async with self._sql.locked("audit.anchor") as tx:
+            return await move_anchor(tx, self._mac_keys, only_if_present=only_if_present)
 
     async def purge_before(self, ts: datetime, *, now: datetime | None = None) -> int:
         """Delete the oldest rows stamped before `ts` (a prefix of the chain); return how many.
@@ -456,10 +399,3 @@ class Audit:
             )
         await self.anchor()
         return deleted
-
-
-async def _read_head(tx: Tx) -> tuple[int, str]:
-    row = await tx.fetchone("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-    if row is None:
-        row = await tx.fetchone("SELECT seq, hash FROM audit_checkpoint WHERE id = 1")
-    return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)

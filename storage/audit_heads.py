@@ -15,14 +15,15 @@ import contextlib
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 
-from storage.audit_chain import seal
+from storage.audit_chain import AuditEvent, seal
 from storage.audit_writer import AuditWriter, read_head
 from storage.headcheck import HeadCheck, check_lines, compare
 from storage.headlog import HeadLine, parse_lines
 
-__all__ = ["accept", "begin", "check", "compact", "resign"]
+__all__ = ["accept", "accepted_event", "begin", "check", "compact", "resign"]
 
 
 @contextlib.contextmanager
@@ -138,6 +139,27 @@ def accept(writer: AuditWriter, ts: str, mac_key: bytes | None) -> tuple[int, st
             )
         writer.sign_head("accept", seq, digest, ts, create=True)
     return seq, digest
+
+
+def accepted_event(found: HeadCheck, by: str, now: datetime, seq: int, digest: str) -> AuditEvent:
+    """The audit row that records who accepted which problem, and the head accepted."""
+    return AuditEvent(
+        ts=now,
+        event_id=f"audit-accept:{seq}",
+        stage="audit",
+        actor=by,
+        decision="info",
+        reason="audit_problem_accepted",
+        detail={
+            "problem": found.problem,
+            "message": found.message,
+            "source": found.source,
+            "signed_seq": found.signed_seq,
+            "signed_hash": found.signed_hash,
+            "db_seq": seq,
+            "db_hash": digest,
+        },
+    )
 
 
 def resign(writer: AuditWriter) -> None:
