@@ -13,9 +13,9 @@ Each write runs in one hop to that thread, in this order:
 The head is never kept in memory: a row another process appended meanwhile
 (`frontdoor forget` while the bot runs) is followed, never forked. On top of that
 the database itself refuses a row whose seq is not the next one or whose prev_hash
-is not the previous row's hash (`LINK_TRIGGERS`, put in place at every open), and
-keeps the highest seq it ever stored (`audit_state.high_seq`), so rows cut from the
-end are told apart from an older database put back.
+is not the previous row's hash (`LINK_TRIGGERS`, put in place at every open). Each
+write also raises `audit_state.high_seq`, the highest seq ever stored, so rows cut
+from the end are told apart from an older database put back.
 """
 
 from __future__ import annotations
@@ -47,9 +47,6 @@ LINK_TRIGGERS = {
         (SELECT hash FROM audit_checkpoint WHERE id = 1 AND seq = NEW.seq - 1),
         CASE WHEN NEW.seq = 1 THEN '{GENESIS_HASH}' END);
 END""",  # noqa: S608 - a constant
-    "audit_log_high": """CREATE TRIGGER audit_log_high AFTER INSERT ON audit_log BEGIN
-    UPDATE audit_state SET high_seq = NEW.seq WHERE id = 1 AND high_seq < NEW.seq;
-END""",
 }
 
 
@@ -69,6 +66,7 @@ _INSERT = (
     " detail, args_hash, latency_ms, prev_hash, hash, fmt) VALUES "
 )
 _ROW_SLOTS = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_HIGH = "UPDATE audit_state SET high_seq = ? WHERE id = 1 AND high_seq < ?"
 _ROWS_PER_STATEMENT = 256  # 15 parameters each: far below SQLite's 32766-variable limit
 
 
@@ -201,6 +199,7 @@ class AuditWriter:
                 for start in range(0, len(values), _ROWS_PER_STATEMENT):
                     chunk = values[start : start + _ROWS_PER_STATEMENT]
                     conn.execute(_insert_sql(len(chunk)), [v for row in chunk for v in row])
+                conn.execute(_HIGH, (seq, seq))
             if signed and values:
                 self.sign_head("head", seq, prev, str(values[-1][1]))
         return out
