@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from storage import AuditEvent, Database, FieldCipher
+from storage.headlog import HeadLog
 
 STAGES = [
     "dedupe",
@@ -65,6 +66,24 @@ async def _rate(
         calls += 1
     elapsed = time.perf_counter() - start
     return calls / elapsed, rows / elapsed
+
+
+def _line_cost(n: int = 20_000) -> float:
+    """Microseconds per head line as the audit writer appends it (median of 3 runs)."""
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        log = HeadLog(Path(tmp) / "h.audit-head", [b"k" * 32])
+        with log.locked():
+            log.append(kind="start", db="ab" * 12, seq=0, digest="0" * 64, ts="t", create=True)
+        for _ in range(3):
+            start = time.perf_counter()
+            for i in range(n):
+                with log.locked():
+                    log.ready()
+                    log.append(kind="head", db="ab" * 12, seq=i, digest="f" * 64, ts="t")
+            runs.append((time.perf_counter() - start) / n * 1e6)
+        log.close()
+    return statistics.median(runs)
 
 
 async def _open(tmp: Path, name: str, head_log: bool) -> Database:
@@ -134,6 +153,9 @@ async def main(seconds: float) -> None:
                         got[mode].append(rate)
                 off, on = statistics.median(got["off"]), statistics.median(got["on"])
                 print(f"| {name} | {off:,.0f} | {on:,.0f} | {on / off:.2f} |")
+            print(
+                f"head log, one signed line (lock, write, sign; fsync in the background): {_line_cost():.1f} us"
+            )
             for mode, db in dbs.items():
                 start = time.perf_counter()
                 result = await db.audit.verify()
