@@ -148,8 +148,10 @@ async def main(n: int, rounds: int) -> None:
         off, on = median(False, key), median(True, key)
         print(f"| {key}{unit} | {off:.3f} | {on:.3f} | {on / off:.2f} |")
     last = runs[True][-1]
+    handled = 200 + 3 * n
     print(
         f"audit rows verified (last run): {last['rows']:.0f}; head lines: {last['head lines']:.0f}"
+        f" ({last['head lines'] / handled:.2f} per message)"
     )
 
 
