@@ -26,6 +26,7 @@ from pathlib import Path
 from storage import AuditEvent, Database, FieldCipher, StorageError, VerifyResult
 from storage.backup import backup_to, write_private
 from storage.crypto import new_key_material, replace_key_file
+from storage.effects import before_effect
 from storage.forget import ParkedApproval
 from storage.forget import forget_user as _forget
 from storage.headlog import sign_line
@@ -107,6 +108,7 @@ async def forget_user(db: Database, user_key: str, *, by: str, now: datetime) ->
     the data key, AuditIntegrityError when old rows must be re-chained and the chain
     is broken).
     """
+    await before_effect()  # in a chat command: the rows that led here come first
     digester = db.audit.digester
     if digester is not None and db.cipher is not None and user_key:
         # the intent first: whatever happens next, the audit log says who started it
