@@ -273,7 +273,12 @@ async def _unban(s: Services, r: Request) -> Answer:
     if ident is None or ident.status != "banned":
         return Answer(text=f"{args[0]} is not banned.")
     await s.db.identities.set_status(args[0], "paired", now=s.clock(), by=r.actor_key)
-    return Answer(text=f"Unbanned {args[0]}; they are paired again.", detail={"user": args[0]})
+    s.invalidate()
+    still = [k for k in (await s.person(args[0])).others if await s.person_banned(k)]
+    more = f" Still banned through a linked identity ({', '.join(still)})." if still else ""
+    return Answer(
+        text=f"Unbanned {args[0]}; they are paired again.{more}", detail={"user": args[0]}
+    )
 
 
 async def _whois(s: Services, r: Request) -> Answer:
@@ -289,7 +294,11 @@ async def _whois(s: Services, r: Request) -> Answer:
     ]
     status = ident.status if ident is not None else ("known by role" if roles else "unknown")
     runs = await s.db.runs.for_user(user, 5)
-    text = f"{user}: {status}; roles: {', '.join(roles) or 'none'}; recent runs: {len(runs)}."
+    linked = ", ".join((await s.person(user)).others) or "nobody"
+    text = (
+        f"{user}: {status}; roles: {', '.join(roles) or 'none'}; linked with: {linked}; "
+        f"recent runs: {len(runs)}."
+    )
     return Answer(text=text)
 
 

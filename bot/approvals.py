@@ -207,9 +207,12 @@ def request_lines(
     escalate: bool = False,
     threat: str = "",
 ) -> tuple[str, ...]:
-    """The lines of a run card: who (as a person), what exactly, how risky, and why it needs approval."""
+    """The lines of a run card: who (as a person), what exactly, how risky, and why it needs approval.
+
+    The display name is quoted like an argument: it is chosen by the requester and only shown.
+    """
     risk = verdict.risk.name.lower() if verdict.risk is not None else "unknown"
-    lines = [f"Requested by {label}: {person}", f"Tool: {tool} ({risk} risk)"]
+    lines = [f"Requested by {shown(label)}: {person}", f"Tool: {tool} ({risk} risk)"]
     if args:
         lines.append("Arguments, exactly as passed:")
         lines.extend(f"  {name} = {shown(value)}" for name, value in args.items())

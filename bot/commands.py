@@ -162,6 +162,7 @@ async def _cancel(s: Services, r: Request) -> Answer:
 
 _KEY = re.compile(r"^(console|slack|telegram):[^:\s]+:[^:\s]+$")
 LINK_TTL = timedelta(minutes=10)
+LINK_APPROVAL_TTL = timedelta(days=1)
 _CHANGES_PERSONS = frozenset({"link", "unlink"})  # after these too, waiting requests are re-decided
 
 
@@ -231,7 +232,7 @@ async def _link_confirm(s: Services, r: Request, code: str) -> Answer:
     ):
         waiting = dict(await s.db.settings.get("link_pending") or {})
         number = str(max((int(k) for k in waiting if k.isdigit()), default=0) + 1)
-        waiting[number] = {"a": other, "b": me, "at": now.isoformat()}
+        waiting[number] = {"a": other, "b": me, "expires": (now + LINK_APPROVAL_TTL).isoformat()}
         await s.db.settings.set("link_pending", waiting, by=me, now=now)
         note = (
             f"{other} and {me} asked to be linked as one person. One of them holds a role, so an admin "
@@ -282,8 +283,13 @@ async def _link_decide(s: Services, r: Request, number: str, *, approve: bool) -
         )
     waiting = dict(await s.db.settings.get("link_pending") or {})
     found = waiting.get(number)
-    if not isinstance(found, dict):
-        return Answer(text=f"No link request {number} is waiting.", reason=Reason.BAD_ARGUMENTS)
+    expires = found.get("expires") if isinstance(found, dict) else None
+    if not isinstance(expires, str) or datetime.fromisoformat(expires) <= s.clock():
+        return Answer(
+            text=f"No link request {number} is waiting (they expire after a day).",
+            reason=Reason.BAD_ARGUMENTS,
+        )
+    assert isinstance(found, dict)
     a, b = str(found["a"]), str(found["b"])
     sides = (await s.person(a)).members | (await s.person(b)).members
     if r.actor_key in sides:

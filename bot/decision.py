@@ -3,9 +3,11 @@
 Every path that decides about a tool request comes through here and through the one
 pure function `policy.decision.decide`: the allowlist and gate stages for a new
 request, the approver's tap and the moment before the run for a parked one, the
-sweep after an admin change, and `policy explain` / `/explain`. The state is read
-from storage each time (no cache): roles, grants and revokes, links, lockdown,
-autonomy and limits in one snapshot, then the requester's own standing.
+sweep after an admin change, and `policy explain` / `/explain`. The state is one
+snapshot (roles, grants and revokes, links, lockdown, autonomy, limits, bans) and
+then the requester's own standing. A parked request is always decided with the
+state read from storage at that moment (no cache); a new request may read through
+the process's cache, which every admin command refreshes at once.
 
     verdict = await decide_now(services, ask_for(services, request))
 
@@ -14,7 +16,7 @@ autonomy and limits in one snapshot, then the requester's own standing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -32,11 +34,13 @@ if TYPE_CHECKING:
     from bot.pipeline import Request
     from bot.services import Services
     from storage import Database
+    from storage.identities import Identity
 
 __all__ = [
     "Snapshot",
     "ask_for",
     "ask_for_parked",
+    "cached_snapshot",
     "decide_now",
     "read_snapshot",
     "secret_args",
@@ -46,6 +50,7 @@ __all__ = [
 
 # identity key -> (day, cpu s, runs today), as kept in RuntimeState.usage
 Usage = MutableMapping[str, tuple[datetime, float, int]]
+Lookup = Callable[[str], Awaitable["Identity | None"]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -141,12 +146,18 @@ async def standing_for(
     requester: str,
     usage: Usage | None = None,
     reach: Reach | None = None,
+    identity: Lookup | None = None,
 ) -> Standing:
-    """The requester's standing on top of the snapshot: paired or not, and their person's usage."""
+    """The requester's standing on top of the snapshot: paired or not, and their person's usage.
+
+    `identity` looks an identity up (default: in storage, now).
+    """
     links = snapshot.setting("links")
     links = links if isinstance(links, dict) else {}
     person = person_of(requester, links)
-    ident = await db.identities.get(requester) if db is not None and requester else None
+    if identity is None and db is not None:
+        identity = db.identities.get
+    ident = await identity(requester) if identity is not None and requester else None
     paired = (
         frozenset({requester}) if ident is not None and ident.status == "paired" else frozenset()
     )
@@ -186,11 +197,39 @@ def _reach(s: Services) -> Reach:
     return Reach(platforms=running, chats=frozenset(chats) & running)
 
 
+async def cached_snapshot(s: Services) -> Snapshot:
+    """The same state through the process's cache (refreshed by every admin command, else within seconds)."""
+    settings, banned = await s.runtime_settings()
+    admins, approvers = await s.admins(), await s.approvers()
+    roles = tuple((u, "admin") for u in admins) + tuple((u, "approver") for u in approvers)
+    return Snapshot(
+        now=s.clock(),
+        roles=roles,
+        grants=tuple(await s.grants()),
+        settings=settings,
+        banned=banned,
+    )
+
+
 async def standing_now(
-    s: Services, requester: str, *, reach: bool = True, snapshot: Snapshot | None = None
+    s: Services,
+    requester: str,
+    *,
+    reach: bool = True,
+    snapshot: Snapshot | None = None,
+    fresh: bool = True,
 ) -> Standing:
-    """The requester's standing as storage holds it now (pass `snapshot` to share one read)."""
-    snap = snapshot or await read_snapshot(s.db, s.clock())
+    """The requester's standing now: read from storage, or with `fresh=False` through the cache.
+
+    Parked requests are always decided fresh; a new request may use the cache, which
+    every admin command in this process refreshes at once (`Services.invalidate`).
+    """
+    if fresh:
+        snap = snapshot or await read_snapshot(s.db, s.clock())
+        lookup: Lookup = s.db.identities.get
+    else:
+        snap = snapshot or await cached_snapshot(s)
+        lookup = s.identity
     return await standing_for(
         snap,
         db=s.db,
@@ -199,14 +238,21 @@ async def standing_now(
         requester=requester,
         usage=s.state.usage,
         reach=_reach(s) if reach else None,
+        identity=lookup,
     )
 
 
 async def decide_now(
-    s: Services, ask: Ask, *, reach: bool = True, snapshot: Snapshot | None = None
+    s: Services,
+    ask: Ask,
+    *,
+    reach: bool = True,
+    snapshot: Snapshot | None = None,
+    fresh: bool = True,
 ) -> Verdict:
-    """Decide `ask` against the state in storage now (pass `snapshot` to share one read)."""
-    return decide(await standing_now(s, ask.requester, reach=reach, snapshot=snapshot), ask)
+    """Decide `ask` against the state now (pass `snapshot` to share one read; see `standing_now`)."""
+    standing = await standing_now(s, ask.requester, reach=reach, snapshot=snapshot, fresh=fresh)
+    return decide(standing, ask)
 
 
 def secret_args(s: Services, args: Mapping[str, str | int]) -> frozenset[str]:

@@ -111,6 +111,7 @@ class _View:
     limits: Any
     benched: Any
     links: Any
+    banned: frozenset[str]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -169,6 +170,7 @@ class Services:
                 limits=await self.db.settings.get("limits"),
                 benched=await self.db.settings.get("benched"),
                 links=await self.db.settings.get("links"),
+                banned=frozenset(i.key for i in await self.db.identities.list("banned")),
             )
         return self._cached
 
@@ -234,6 +236,17 @@ class Services:
         mine = value.get(user) if isinstance(value, dict) else None
         return dict(mine) if isinstance(mine, dict) else {}
 
+    async def runtime_settings(self) -> tuple[dict[str, Any], frozenset[str]]:
+        """The cached state a decision reads: links, lockdown, autonomy and limits; and who is banned."""
+        view = await self._view()
+        settings = {
+            "links": view.links,
+            "lockdown": view.lockdown,
+            "autonomy": view.autonomy,
+            "limits": view.limits,
+        }
+        return settings, view.banned
+
     async def person(self, user: str) -> Person:
         """The person `user` belongs to: every identity linked with theirs by /link."""
         return person_of(user, (await self._view()).links)
@@ -244,11 +257,7 @@ class Services:
 
     async def person_banned(self, user: str) -> bool:
         """Whether any identity of `user`'s person is banned (a ban on one binds them all)."""
-        for key in (await self.person(user)).members:
-            found = await self.identity(key)
-            if found is not None and found.status == "banned":
-                return True
-        return False
+        return bool((await self.person(user)).members & (await self._view()).banned)
 
     async def tools_for(self, *, user: str, channel: str | None) -> list[str]:
         """The tools `user`'s person may use here, for listings (requests are decided in `bot/decision.py`)."""

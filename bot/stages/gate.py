@@ -53,7 +53,7 @@ class Gate(StageBase):
     async def __call__(self, request: Request) -> Continue | Stop:
         """Continue to execution, or stop with the request parked (or refused, saying why)."""
         s = self._s
-        verdict = await decide_now(s, ask_for(s, request))
+        verdict = await decide_now(s, ask_for(s, request), fresh=False)
         autonomy = verdict.autonomy.name.lower() if verdict.autonomy is not None else "-"
         risk = verdict.risk.name.lower() if verdict.risk is not None else "-"
         detail = {"autonomy": autonomy, "risk": risk}

@@ -1,7 +1,8 @@
 """Stage 6: may this person run this tool here, with these arguments, now? (`bot/decision.py`)
 
-The one decision (`policy/decision.py`) with the state read from storage now: the
-requester paired and not banned (for the whole person), no lockdown, the fail-closed
+The one decision (`policy/decision.py`) with the state as it is now (through the
+process's cache, which every admin command refreshes at once): the requester paired
+and not banned (for the whole person), no lockdown, the fail-closed
 allowlist (user > channel > group > global, plus runtime grants; the most restrictive
 of the person's identities wins), the arguments, no configured secret value in them,
 and the person's budget. The audit row names the rule and the failed check.
@@ -30,7 +31,7 @@ class Permit(StageBase):
     async def __call__(self, request: Request) -> Continue | Stop:
         """Pass when the decision has no failed standing check; otherwise say which and why."""
         s = self._s
-        verdict = await decide_now(s, ask_for(s, request), reach=False)
+        verdict = await decide_now(s, ask_for(s, request), reach=False, fresh=False)
         detail = {"rule": verdict.rule}
         failed = verdict.blocking
         if failed is None:

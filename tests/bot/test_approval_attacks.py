@@ -344,7 +344,7 @@ async def test_card_shows_every_argument_exactly(
     assert '  password = "password=hunter2"' in body
     assert 'note = "аpi" (spelled: "\\u0430pi")' in body
     assert "[REDACTED" not in body
-    assert f"Requested by bob: {BOB}" in body
+    assert f'Requested by "bob": {BOB}' in body
     assert "Tool: add_member (high risk)" in body
     assert "Needs approval because: autonomy supervised x risk high" in body
     assert any(line.startswith("Expires at") for line in card.lines)
@@ -391,3 +391,20 @@ async def test_explain_in_chat_says_every_reason(start_app: AppFactory, chat: Fa
     assert (
         await app.handle(chat.message("bob", "/explain console:local:bob hello"))
     ).reason == Reason.NOT_ADMIN
+
+
+async def test_a_link_that_waits_for_an_admin_expires(
+    start_app: AppFactory, chat: FakeChat, clock: Clock
+) -> None:
+    """A link involving a role that no admin approved within a day cannot be approved later."""
+    app = await start_app()
+    await pair(app, chat, "bob")
+    told = await _link(app, chat, "carol", "bob")  # carol is an approver
+    assert "an admin must approve" in told
+    number = re.search(r"/link approve (\d+)", chat.last("admin"))
+    assert number is not None
+    clock.advance(days=2)
+    await app.handle(chat.message("admin", f"/link approve {number.group(1)}"))
+    assert "expire" in chat.last("admin")
+    await app.handle(chat.message("admin", "/whois console:local:bob"))
+    assert "linked with: nobody" in chat.last("admin")
