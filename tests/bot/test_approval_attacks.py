@@ -7,6 +7,7 @@ of the card says why, and that the audit row names the precise reason.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import re
 from pathlib import Path
@@ -408,3 +409,46 @@ async def test_a_link_that_waits_for_an_admin_expires(
     assert "expire" in chat.last("admin")
     await app.handle(chat.message("admin", "/whois console:local:bob"))
     assert "linked with: nobody" in chat.last("admin")
+
+
+SLOW = {
+    "name": "slow",
+    "kind": "python",
+    "code": "import time\ntime.sleep(20)",
+    "risk": "low",
+    "timeout": 30,
+}
+
+
+async def test_an_approved_request_that_cannot_start_is_withdrawn_not_left_approved(
+    start_app: AppFactory, chat: FakeChat, tmp_path: Path
+) -> None:
+    """The requester is at their concurrency limit when the approval lands: withdrawn with the reason."""
+    permissions = copy.deepcopy(EXAMPLE["permissions"])
+    permissions["global"]["tools"] = [*permissions["global"]["tools"], "slow"]
+    app = await start_app(
+        make_config(tmp_path, tools=[*EXAMPLE["tools"], SLOW], permissions=permissions)
+    )
+    await pair(app, chat, "bob")
+    await app.handle(chat.message("admin", "/limits console:local:bob concurrency=1"))
+    await app.handle(chat.message("bob", "/run restart_service service=api"))
+    approve = _approve_token(chat, "carol")
+    assert app.services is not None
+    services = app.services
+    running = asyncio.ensure_future(app.handle(chat.message("bob", "/run slow")))
+    await chat.wait_for(lambda: bool(services.sandbox.live_runs()))
+    stop = await app.handle(chat.press("carol", approve))
+    assert stop.reason == Reason.CONCURRENCY_USER
+    assert any("most runs in flight" in t and "withdrawn" in t for t in chat.texts("bob"))
+    closed = [o for o in _closed(chat) if o.card is not None][-1]
+    assert closed.card is not None and closed.card.state is CardState.CANCELLED
+    assert app.db is not None
+    public_id = closed.card.approval_id
+    approval = await app.db.approvals.get_by_public_id(public_id)
+    assert approval is not None  # not left approved and unrun
+    assert (approval.status, approval.reason) == ("cancelled", "concurrency_user")
+    row = [r for r in await _rows(app) if r.stage == "execute"][-1]
+    assert row.reason == "concurrency_user" and row.detail.get("withdrawn")
+    for run in services.sandbox.live_runs():
+        await services.sandbox.kill(run.run_id)
+    await running
