@@ -145,7 +145,8 @@ class Decide(StageBase):
         label = request.inbound.actor.label
         pressed = request.inbound.message
         extra = [ref_json(pressed)] if pressed is not None else []
-        found = problem(verdict) if decision is Decision.APPROVE else None
+        live = s.clock() < approval.expires_at  # a late tap is reported as expired, below
+        found = problem(verdict) if decision is Decision.APPROVE and live else None
         if found is not None:
             done = await withdraw(
                 s,
