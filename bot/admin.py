@@ -17,8 +17,10 @@ from bot.approvals import edits_for
 from bot.commands import Answer, Handler
 from bot.config import parse_duration
 from bot.control import CONTROL
+from bot.explain import explain_command
 from bot.ops import forget_user
 from bot.pipeline import Request
+from bot.resume import card_readers
 from bot.services import Services, address_of
 from bot.stages.identity import PAIRED_TEXT, RULES, close_pairing_card, set_identity
 from bot.types import ApprovalCard, CardKind, CardState, Outcome
@@ -237,15 +239,30 @@ async def _ban(s: Services, r: Request) -> Answer:
     if len(args) != 1 or not _KEY.match(args[0]):
         return _usage("/ban platform:tenant:user")
     user = args[0]
-    if user in await s.admins():
+    person = await s.person(user)
+    admins = person.holds(await s.admins())
+    if admins:
+        linked = "" if admins == {user} else f" ({user} is linked with {', '.join(sorted(admins))})"
         return Answer(
-            text="Admins cannot be banned; remove the role first.",
+            text=f"Admins cannot be banned{linked}; remove the role first.",
             reason=Reason.BAD_ARGUMENTS,
             decision="deny",
         )
     await set_identity(s, user, status="banned", display_name=user.split(":", 2)[2], by=r.actor_key)
     s.state.banned_told.discard(user)
-    return Answer(text=f"Banned {user}.", detail={"user": user})
+    killed = [
+        run.run_id
+        for run in s.sandbox.live_runs()
+        if run.requested_by in person.members and await s.sandbox.kill(run.run_id)
+    ]
+    whole = (
+        f" and every identity linked with it ({', '.join(person.others)})" if person.others else ""
+    )
+    stopped = f"; stopped {len(killed)} of their runs" if killed else ""
+    return Answer(
+        text=f"Banned {user}{whole}{stopped}.",
+        detail={"user": user, "linked": list(person.others), "killed": killed},
+    )
 
 
 async def _unban(s: Services, r: Request) -> Answer:
@@ -256,7 +273,12 @@ async def _unban(s: Services, r: Request) -> Answer:
     if ident is None or ident.status != "banned":
         return Answer(text=f"{args[0]} is not banned.")
     await s.db.identities.set_status(args[0], "paired", now=s.clock(), by=r.actor_key)
-    return Answer(text=f"Unbanned {args[0]}; they are paired again.", detail={"user": args[0]})
+    s.invalidate()
+    still = [k for k in (await s.person(args[0])).others if await s.person_banned(k)]
+    more = f" Still banned through a linked identity ({', '.join(still)})." if still else ""
+    return Answer(
+        text=f"Unbanned {args[0]}; they are paired again.{more}", detail={"user": args[0]}
+    )
 
 
 async def _whois(s: Services, r: Request) -> Answer:
@@ -272,7 +294,11 @@ async def _whois(s: Services, r: Request) -> Answer:
     ]
     status = ident.status if ident is not None else ("known by role" if roles else "unknown")
     runs = await s.db.runs.for_user(user, 5)
-    text = f"{user}: {status}; roles: {', '.join(roles) or 'none'}; recent runs: {len(runs)}."
+    linked = ", ".join((await s.person(user)).others) or "nobody"
+    text = (
+        f"{user}: {status}; roles: {', '.join(roles) or 'none'}; linked with: {linked}; "
+        f"recent runs: {len(runs)}."
+    )
     return Answer(text=text)
 
 
@@ -395,13 +421,23 @@ async def _forget(s: Services, r: Request) -> Answer:
             approval_id=parked.public_id,
             kind=CardKind.RUN,
             title=f"Request {parked.public_id}",
-            lines=("Withdrawn: the requester's data was erased",),
+            lines=("Not run: withdrawn because the requester's data was erased",),
             approve_token="",
             deny_token="",
             state=CardState.CANCELLED,
             decided_by=r.inbound.actor.label,
         )
         edits.extend(edits_for(list(parked.card_refs), card))
+        note = f"Request {parked.public_id} was withdrawn and will not run: the requester's data was erased."
+        edits.extend(card_readers(parked.card_refs, note))
+    if report.cancelled:
+        ids = ", ".join(p.public_id for p in report.cancelled)
+        edits.append(
+            Outcome(
+                to=address_of(user),
+                text=f"Your waiting requests ({ids}) were withdrawn and will not run: your data was erased.",
+            )
+        )
     text = (
         f"Forgot {report.pseudonym}: {sum(report.deleted.values())} records deleted, "
         f"{report.audit_rows} audit rows pseudonymised, {len(report.cancelled)} requests withdrawn; "
@@ -423,4 +459,5 @@ ADMIN: dict[str, Handler] = {
     "limits": _limits,
     "unbench": _unbench,
     "forget": _forget,
+    "explain": explain_command,
 }

@@ -53,7 +53,7 @@ from bot.wiring import (
 )
 from policy.guardrails import StrikeRule, strike
 from policy.reasons import Reason
-from policy.redaction import Redactor
+from policy.redaction import RedactionConfig, Redactor
 from sandbox import Sandbox
 from storage import Database, FieldCipher, StorageError, load_or_create_key
 
@@ -147,8 +147,13 @@ class App:
                 "SANDBOX IS WEAK: sandbox.allow_weak_isolation is on; runs are not isolated"
             )
         audit = DbAudit(self.db, redactor.redact_text, self.metrics if c.metrics.enabled else None)
+        # configured secret values only: approval cards and the check that no argument holds one
+        exact = Redactor(RedactionConfig(pii=frozenset(), secrets=False), known_secrets=secrets)
         outbox = Outbox(
-            redact=lambda t: redact_counting(redactor, t), audit=audit, clock=self.clock
+            redact=lambda t: redact_counting(redactor, t),
+            audit=audit,
+            clock=self.clock,
+            redact_card=lambda t: redact_counting(exact, t),
         )
         self.services = Services(
             config=c,
@@ -157,6 +162,7 @@ class App:
             sandbox=sandbox,
             scanner=build_scanner(c),
             redactor=redactor,
+            known_secrets=exact,
             outbox=outbox,
             clock=self.clock,
             token_key=cipher.derive_keys("approval-tokens")[0],

@@ -7,7 +7,7 @@
     frontdoor sandbox selftest                       every isolation check, non-zero if one fails
     frontdoor redact [--jsonl]                       stdin -> stdout, secrets and PII replaced
     frontdoor scan                                   injection verdicts for JSON lines {"text": ...}
-    frontdoor policy explain --user ID --tool T [--channel C]
+    frontdoor policy explain --user ID --tool T [--channel C] [--arg NAME=VALUE ...]
     frontdoor audit verify [--head FILE] | export [--jsonl] | tail [-n N]
     frontdoor forget USER                            erase a user; their audit rows keep a pseudonym
     frontdoor backup DEST [--overwrite]              a consistent online copy of the database, verified
@@ -87,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--user", required=True)
     exp.add_argument("--tool", required=True)
     exp.add_argument("--channel", default=None)
+    exp.add_argument(
+        "--arg", action="append", metavar="NAME=VALUE", help="an argument of the request (repeat)"
+    )
     aud = sub.add_parser("audit", help="the audit log").add_subparsers(
         dest="audit_command", required=True
     )
@@ -148,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "scan":
             return _scan(_config(args.config, required=False))
         if args.command == "policy":
-            return _explain(_config(args.config, required=True), args.user, args.tool, args.channel)
+            return _explain(args, _config(args.config, required=True), env)
         if args.command == "audit":
             return asyncio.run(_audit(args, _config(args.config, required=True), env))
         if args.command in ("forget", "backup", "keys"):
@@ -397,16 +400,50 @@ def _scan(config: Config) -> int:
 # --- policy explain --------------------------------------------------------------------------
 
 
-def _explain(config: Config, user: str, tool: str, channel: str | None) -> int:
-    from bot.services import rules_from_config
-    from policy.permissions import explain
+def _explain(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:
+    """The decision the bot makes now: every check, from the database when there is one."""
+    from bot.explain import exit_code, explain_offline
+    from bot.wiring import known_secrets
+    from policy.redaction import RedactionConfig, Redactor
 
-    if config.tool(tool) is None:
-        print(f"note: {tool!r} is not a configured tool", file=sys.stderr)
-    lines = explain(rules_from_config(config), user=user, tool=tool, channel=channel)
-    print("\n".join(lines))
-    print("(runtime grants made with /grant are not included; see /whois in chat)")
-    return 0 if lines and lines[-1].startswith("decision: ALLOW") else 1
+    raw: dict[str, str] = {}
+    for pair in args.arg or ():
+        name, eq, value = pair.partition("=")
+        if not eq:
+            print(f"frontdoor: --arg wants name=value, not {name!r}", file=sys.stderr)
+            return EXIT_CONFIG
+        raw[name] = value
+
+    async def run() -> int:
+        db = await _open_db(config, env) if config.db_path.exists() else None
+        if db is None and config.db_path.exists():
+            return EXIT_CONFIG
+        try:
+            key = b""
+            if db is not None:  # _open_db found the key
+                key_path = config.db_path.with_suffix(".key")
+                key, _ = load_or_create_key(env, config.storage.data_key_env, key_path)
+            exact = Redactor(
+                RedactionConfig(pii=frozenset(), secrets=False),
+                known_secrets=known_secrets(config, env, key),
+            )
+            lines, verdict = await explain_offline(
+                db,
+                config,
+                now=datetime.now(UTC),
+                user=args.user,
+                tool=args.tool,
+                channel=args.channel,
+                raw=raw,
+                holds_secret=lambda v: bool(exact.spans(v)),
+            )
+        finally:
+            if db is not None:
+                await db.close()
+        print("\n".join(lines))
+        return exit_code(verdict)
+
+    return asyncio.run(run())
 
 
 # --- audit -----------------------------------------------------------------------------------

@@ -15,10 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.pipeline import Continue, Request, StageBase, Stop, reply
+from bot.resume import sweep
 from bot.services import Services, address_of, tool_spec
 from bot.stages.identity import RULES
 from bot.types import ChannelKind, Outcome
 from policy.pairing import hash_code, is_locked_out, new_code, same_hash
+from policy.persons import link, link_needs_admin, unlink
 from policy.reasons import Reason
 from policy.tools import usage
 
@@ -57,6 +59,8 @@ ADMIN_HELP = """Admin commands:
 /pending | /runs | /kill RUN | /audit [N] [USER|TOOL] | /stats
 /limits USER [rate=N burst=N concurrency=N cpu=S runs=N | reset] | /unbench TOOL N
 /forget USER (erase a user; audit rows keep a pseudonym) | /keys rotate
+/explain USER TOOL [channel:ID] [name=value ...]   every check, as the bot decides it now
+/link approve N | /link reject N   a link of accounts that involves a role
 /lockdown [reason] | /unlock"""
 
 
@@ -129,7 +133,7 @@ async def _cancel(s: Services, r: Request) -> Answer:
         )
     public_id = r.command_args[0].upper()
     approval = await s.db.approvals.get_by_public_id(public_id)
-    if approval is None or approval.requester != r.actor_key:
+    if approval is None or approval.requester not in (await s.person(r.actor_key)).members:
         return Answer(
             text="You have no waiting request with that id.",
             reason=Reason.TOKEN_INVALID,
@@ -158,6 +162,8 @@ async def _cancel(s: Services, r: Request) -> Answer:
 
 _KEY = re.compile(r"^(console|slack|telegram):[^:\s]+:[^:\s]+$")
 LINK_TTL = timedelta(minutes=10)
+LINK_APPROVAL_TTL = timedelta(days=1)
+_CHANGES_PERSONS = frozenset({"link", "unlink"})  # after these too, waiting requests are re-decided
 
 
 async def _link(s: Services, r: Request) -> Answer:
@@ -167,6 +173,8 @@ async def _link(s: Services, r: Request) -> Answer:
     now = s.clock()
     if len(args) == 2 and args[0].lower() == "confirm":
         return await _link_confirm(s, r, args[1])
+    if len(args) == 2 and args[0].lower() in ("approve", "reject"):
+        return await _link_decide(s, r, args[1], approve=args[0].lower() == "approve")
     if len(args) == 1 and args[0].lower() == "list":
         others = (await s.linked(me))[1:]
         return Answer(text="Linked with: " + (", ".join(others) if others else "nobody"))
@@ -215,29 +223,103 @@ async def _link_confirm(s: Services, r: Request, code: str) -> Answer:
             decision="deny",
         )
     other = found["from"]
-    links = dict(await s.db.settings.get("links") or {})
-    person = links.get(other) or links.get(me) or f"person-{secrets.token_hex(4)}"
-    old = {links.get(other), links.get(me)} - {None, person}
-    links = {k: (person if p in old else p) for k, p in links.items()}
-    links[other] = person
-    links[me] = person
-    await s.db.settings.set("links", links, by=me, now=now)
     await s.db.settings.set(
         "link_requests", {h: v for h, v in pending.items() if v is not found}, by=me, now=now
     )
-    s.invalidate()
-    tell = Outcome(
-        to=address_of(other),
-        text=f"{me} is now linked with this account: your grants follow you there.",
+    admins, approvers = await s.admins(), await s.approvers()
+    if link_needs_admin(
+        await s.person(other), await s.person(me), admins=admins, approvers=approvers
+    ):
+        waiting = dict(await s.db.settings.get("link_pending") or {})
+        number = str(max((int(k) for k in waiting if k.isdigit()), default=0) + 1)
+        waiting[number] = {"a": other, "b": me, "expires": (now + LINK_APPROVAL_TTL).isoformat()}
+        await s.db.settings.set("link_pending", waiting, by=me, now=now)
+        note = (
+            f"{other} and {me} asked to be linked as one person. One of them holds a role, so an admin "
+            f"who is neither must approve: /link approve {number} (or /link reject {number})."
+        )
+        sides = (await s.person(other)).members | (await s.person(me)).members
+        others = tuple(
+            Outcome(to=address_of(a), text=note) for a in sorted(admins) if a not in sides
+        )
+        tell = Outcome(
+            to=address_of(other), text=f"{me} confirmed the link; an admin must approve it."
+        )
+        return Answer(
+            text=f"Confirmed. Because a role is involved, an admin must approve the link (request {number}).",
+            reason=Reason.LINK_NEEDS_ADMIN,
+            also=(tell, *others),
+            detail={"linked": other, "link_request": number},
+        )
+    return await _join(
+        s,
+        other,
+        me,
+        by=me,
+        extra=f"{me} is now linked with this account: your grants follow you there.",
     )
-    return Answer(text=f"Linked with {other}.", also=(tell,), detail={"linked": other})
+
+
+async def _join(s: Services, a: str, b: str, *, by: str, extra: str) -> Answer:
+    """Link `a` and `b` into one person; tell `a`."""
+    now = s.clock()
+    links = await s.db.settings.get("links") or {}
+    links = link(links, a, b, new_id=f"person-{secrets.token_hex(4)}")
+    await s.db.settings.set("links", links, by=by, now=now)
+    s.invalidate()
+    tell = Outcome(to=address_of(a), text=extra)
+    return Answer(
+        text=f"Linked with {a}." if by == b else f"Linked {a} and {b}.",
+        also=(tell,),
+        detail={"linked": a, "with": b},
+    )
+
+
+async def _link_decide(s: Services, r: Request, number: str, *, approve: bool) -> Answer:
+    """An admin who is neither side approves (or rejects) a link that involves a role."""
+    if not r.is_admin:
+        return Answer(
+            text="Only an admin may approve a link.", reason=Reason.NOT_ADMIN, decision="deny"
+        )
+    waiting = dict(await s.db.settings.get("link_pending") or {})
+    found = waiting.get(number)
+    expires = found.get("expires") if isinstance(found, dict) else None
+    if not isinstance(expires, str) or datetime.fromisoformat(expires) <= s.clock():
+        return Answer(
+            text=f"No link request {number} is waiting (they expire after a day).",
+            reason=Reason.BAD_ARGUMENTS,
+        )
+    assert isinstance(found, dict)
+    a, b = str(found["a"]), str(found["b"])
+    sides = (await s.person(a)).members | (await s.person(b)).members
+    if r.actor_key in sides:
+        return Answer(
+            text="Another admin must approve a link of your own accounts.",
+            reason=Reason.SELF_APPROVAL,
+            decision="deny",
+        )
+    del waiting[number]
+    await s.db.settings.set("link_pending", waiting, by=r.actor_key, now=s.clock())
+    if not approve:
+        tell = tuple(
+            Outcome(to=address_of(k), text=f"An admin rejected linking {a} and {b}.")
+            for k in (a, b)
+        )
+        return Answer(text=f"Rejected link request {number}.", also=tell, detail={"a": a, "b": b})
+    answer = await _join(
+        s, a, b, by=r.actor_key, extra=f"An admin approved: {a} and {b} are linked as one person."
+    )
+    told_b = Outcome(
+        to=address_of(b), text=f"An admin approved: {a} and {b} are linked as one person."
+    )
+    return Answer(text=answer.text, also=(*answer.also, told_b), detail=answer.detail)
 
 
 async def _unlink(s: Services, r: Request) -> Answer:
-    links = dict(await s.db.settings.get("links") or {})
-    if links.pop(r.actor_key, None) is None:
+    links = await s.db.settings.get("links") or {}
+    if r.actor_key not in links:
         return Answer(text="This account is not linked.")
-    await s.db.settings.set("links", links, by=r.actor_key, now=s.clock())
+    await s.db.settings.set("links", unlink(links, r.actor_key), by=r.actor_key, now=s.clock())
     s.invalidate()
     return Answer(text="Unlinked: this account has only its own grants now.")
 
@@ -282,14 +364,24 @@ class Commands(StageBase):
                 return Stop(
                     reason=Reason.NOT_ADMIN, outcomes=(reply(request, text),), detail=detail
                 )
-        try:
+        if name not in self._admin and name not in _CHANGES_PERSONS:
             answer = await handler(self._s, request)
-        finally:
-            if name in self._admin:
-                self._s.invalidate()  # roles, grants or settings may have changed
+            withdrawn: tuple[Outcome, ...] = ()
+        else:
+            # An admin change (or a link) and the sweep of the waiting requests it affects are
+            # one step: no parked request is decided or claimed in between (bot/resume.py).
+            async with self._s.state.acting:
+                try:
+                    answer = await handler(self._s, request)
+                finally:
+                    self._s.invalidate()  # roles, grants or settings may have changed
+                actor = request.inbound.actor
+                withdrawn, which = await sweep(self._s, by=actor.key, label=actor.label)
+            if which:
+                detail["withdrawn"] = which
         return Stop(
             reason=answer.reason,
             decision=answer.decision,  # type: ignore[arg-type]
-            outcomes=(reply(request, answer.text), *answer.also),
+            outcomes=(reply(request, answer.text), *answer.also, *withdrawn),
             detail={**detail, **answer.detail},
         )

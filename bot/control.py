@@ -9,9 +9,11 @@ import re
 from collections import Counter
 from datetime import datetime, timedelta
 
+from bot.approvals import decided_card, edits_for, parse_content
 from bot.commands import Answer, Handler
 from bot.ops import rotate_keys
 from bot.pipeline import Request
+from bot.resume import withdraw
 from bot.services import Services, address_of
 from bot.types import Outcome
 from policy.reasons import Reason
@@ -122,11 +124,32 @@ async def _lockdown(s: Services, r: Request) -> Answer:
         now=now,
     )
     cancelled = 0
+    withdrawn: dict[str, str] = {}
+    told: list[Outcome] = []
+    label = r.inbound.actor.label
     for a in await s.db.approvals.pending():
-        if await s.db.approvals.decide(
+        if a.kind == "run":
+            done = await withdraw(
+                s,
+                a,
+                reason=Reason.LOCKDOWN,
+                why="an admin locked the bot down",
+                by=r.actor_key,
+                label=label,
+            )
+            if done is not None:
+                cancelled += 1
+                withdrawn[a.public_id] = str(Reason.LOCKDOWN)
+                told.extend(done)
+        elif await s.db.approvals.decide(
             a.id, to_status="cancelled", by=r.actor_key, now=now, reason="lockdown"
         ):
             cancelled += 1
+            content = parse_content(a.kind, a.payload)
+            card = decided_card(
+                a.public_id, content, "cancelled", label, note="Not decided: lockdown"
+            )
+            told.extend(edits_for(await s.db.approvals.card_refs(a.id), card))
     killed = 0
     for run in s.sandbox.live_runs():
         if await s.sandbox.kill(run.run_id):
@@ -143,8 +166,8 @@ async def _lockdown(s: Services, r: Request) -> Answer:
     return Answer(
         text=text,
         reason=Reason.LOCKDOWN,
-        also=others,
-        detail={"cancelled": cancelled, "killed": killed},
+        also=(*others, *told),
+        detail={"cancelled": cancelled, "killed": killed, "withdrawn": withdrawn},
     )
 
 

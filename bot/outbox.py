@@ -1,7 +1,9 @@
 """The one way out: every outcome is redacted here, then handed to its platform's adapter.
 
 Nothing reaches an adapter without passing the redactor (known secret values,
-credential formats, PII); adapters then escape for their platform. Counts of
+credential formats, PII); adapters then escape for their platform. Approval cards
+are the one exemption: they show the exact request an approver decides, so only
+configured secret values are hidden on them (`redact_card`). Counts of
 redactions per kind go to the audit log. A platform failure is logged and
 audited, never raised into the pipeline: the decision has already been made.
 
@@ -49,9 +51,12 @@ class Outbox:
         redact: TextRedactor,
         audit: AuditSink,
         clock: Callable[[], datetime],
+        redact_card: TextRedactor | None = None,
     ) -> None:
         self._adapters: dict[str, Adapter] = {}
         self._redact = redact
+        # Approval cards show the exact request: only configured secret values are hidden there.
+        self._redact_card = redact_card or redact
         self._audit = audit
         self._clock = clock
 
@@ -67,20 +72,21 @@ class Outbox:
         """The outcome with its text, code and card redacted, and the counts per kind."""
         counts: Counter[str] = Counter()
 
-        def red(text: str) -> str:
+        def red(text: str, redact: TextRedactor = self._redact) -> str:
             if not text:
                 return text
-            clean, found = self._redact(text)
+            clean, found = redact(text)
             counts.update(found)
             return clean
 
         card = outcome.card
         if card is not None:
+            exact = self._redact_card
             card = dataclasses.replace(
                 card,
-                title=red(card.title),
-                lines=tuple(red(line) for line in card.lines),
-                decided_by=red(card.decided_by),
+                title=red(card.title, exact),
+                lines=tuple(red(line, exact) for line in card.lines),
+                decided_by=red(card.decided_by, exact),
             )
         clean = dataclasses.replace(
             outcome,

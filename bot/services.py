@@ -11,7 +11,7 @@ the defaults.
 
 from __future__ import annotations
 
-import dataclasses
+import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -29,11 +29,10 @@ from policy.pairing import hash_code, normalize_code
 from policy.permissions import (
     GrantEntry,
     GroupRule,
-    PermissionDecision,
     Rules,
-    allowed_tools,
-    decide,
+    decide_person,
 )
+from policy.persons import Person, person_of
 from policy.ratelimit import Bucket
 from policy.tools import ToolSpec
 
@@ -67,6 +66,10 @@ class RuntimeState:
     denials: dict[str, tuple[datetime, ...]] = field(default_factory=dict)
     usual: dict[str, Usual] = field(default_factory=dict)
     credential_failures: Counter[tuple[str, int]] = field(default_factory=Counter)
+    # Held while admin changes are made (with the sweep of waiting requests after them) and
+    # while a parked request is re-decided and claimed: in this process, a run's last check
+    # and an admin change never interleave.
+    acting: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def active_total(self) -> int:
@@ -108,6 +111,7 @@ class _View:
     limits: Any
     benched: Any
     links: Any
+    banned: frozenset[str]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -120,6 +124,7 @@ class Services:
     sandbox: Sandbox
     scanner: Scanner
     redactor: Redactor
+    known_secrets: Redactor  # finds only configured secret values (cards show everything else)
     outbox: Outbox
     clock: Callable[[], datetime]
     token_key: bytes
@@ -165,6 +170,7 @@ class Services:
                 limits=await self.db.settings.get("limits"),
                 benched=await self.db.settings.get("benched"),
                 links=await self.db.settings.get("links"),
+                banned=frozenset(i.key for i in await self.db.identities.list("banned")),
             )
         return self._cached
 
@@ -230,37 +236,45 @@ class Services:
         mine = value.get(user) if isinstance(value, dict) else None
         return dict(mine) if isinstance(mine, dict) else {}
 
-    async def linked(self, user: str) -> list[str]:
-        """The user's own key first, then the identities they linked with /link (grants follow the person)."""
-        value = (await self._view()).links
-        links = value if isinstance(value, dict) else {}
-        person = links.get(user)
-        if person is None:
-            return [user]
-        return [user, *sorted(k for k, p in links.items() if p == person and k != user)]
+    async def runtime_settings(self) -> tuple[dict[str, Any], frozenset[str]]:
+        """The cached state a decision reads: links, lockdown, autonomy and limits; and who is banned."""
+        view = await self._view()
+        settings = {
+            "links": view.links,
+            "lockdown": view.lockdown,
+            "autonomy": view.autonomy,
+            "limits": view.limits,
+        }
+        return settings, view.banned
 
-    async def permission(self, *, user: str, tool: str, channel: str | None) -> PermissionDecision:
-        """The allowlist decision for `user`, or for any identity linked to them (the first allow wins)."""
-        grants = await self.grants()
-        first: PermissionDecision | None = None
-        for key in await self.linked(user):
-            d = decide(self.rules, user=key, tool=tool, channel=channel, grants=grants)
-            if d.allowed:
-                return d if key == user else dataclasses.replace(d, rule=f"{d.rule} (linked {key})")
-            first = first or d
-        assert first is not None
-        return first
+    async def person(self, user: str) -> Person:
+        """The person `user` belongs to: every identity linked with theirs by /link."""
+        return person_of(user, (await self._view()).links)
+
+    async def linked(self, user: str) -> list[str]:
+        """The user's own key first, then the identities they linked with /link."""
+        return [user, *(await self.person(user)).others]
+
+    async def person_banned(self, user: str) -> bool:
+        """Whether any identity of `user`'s person is banned (a ban on one binds them all)."""
+        return bool((await self.person(user)).members & (await self._view()).banned)
 
     async def tools_for(self, *, user: str, channel: str | None) -> list[str]:
-        """The tools `user` may use here (with those of their linked identities)."""
+        """The tools `user`'s person may use here, for listings (requests are decided in `bot/decision.py`)."""
+        person = await self.person(user)
         grants = await self.grants()
-        names = [t.name for t in self.config.tools]
-        found: set[str] = set()
-        for key in await self.linked(user):
-            found.update(
-                allowed_tools(self.rules, user=key, channel=channel, grants=grants, all_tools=names)
-            )
-        return sorted(found)
+        return sorted(
+            t.name
+            for t in self.config.tools
+            if decide_person(
+                self.rules,
+                user=user,
+                members=person.members,
+                tool=t.name,
+                channel=channel,
+                grants=grants,
+            ).allowed
+        )
 
     async def benched(self) -> dict[str, list[int]]:
         """Credential profiles benched after repeated auth failures, by tool."""

@@ -72,6 +72,7 @@ ADMIN_COMMANDS = (
     ("unbench", "Reuse a benched credential profile"),
     ("forget", "Erase a user (audit keeps a pseudonym)"),
     ("keys", "rotate: new data key, parked requests re-encrypted"),
+    ("explain", "Why a user may or may not run a tool: USER TOOL [args]"),
 )
 
 

@@ -7,13 +7,15 @@ must apply the transition with a compare-and-set on PENDING). An approve arrivin
 after `expires_at` turns the request EXPIRED instead.
 
 Who may decide (`check_approver`), the choices made here:
-- admins are approvers too; anyone else is NOT_AN_APPROVER;
+- admins are approvers too; anyone else is NOT_AN_APPROVER (roles belong to the identity
+  that holds them: a linked identity does not inherit them);
 - `admin_required` (critical tools) needs an admin: ADMIN_APPROVER_REQUIRED;
-- the requester approving their own request is SELF_APPROVAL unless
+- "the requester" is the requester's *person*: every identity linked with theirs
+  (`policy/persons.py`). Approving from any of them is SELF_APPROVAL unless
   `allow_self_approval`, and is refused even then when `admin_required`: the two-person
-  rule for critical tools cannot be waived by configuration;
-- denying is always safe: any approver or admin may deny, and the requester may deny
-  (withdraw) their own request.
+  rule for critical tools cannot be waived by configuration, nor by linking accounts;
+- denying is always safe: any approver or admin may deny, and the requester's person may
+  deny (withdraw) their own request.
 
 Tokens: a button carries `new_token()` (22 url-safe characters, 128 random bits); storage
 keeps only `token_hash(token, key)` (HMAC-SHA256 under a server key), so someone who can
@@ -28,11 +30,12 @@ import hmac
 import json
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
 
+from policy.persons import same_person
 from policy.reasons import Reason
 
 __all__ = [
@@ -40,7 +43,6 @@ __all__ = [
     "ApprovalStatus",
     "Decision",
     "Transition",
-    "can_be_approved",
     "check_approver",
     "is_token_shaped",
     "mark_executed",
@@ -126,45 +128,26 @@ def check_approver(
     admin_required: bool,
     allow_self_approval: bool,
     decision: Decision = Decision.APPROVE,
+    links: Mapping[str, str] | None = None,
 ) -> Reason:
-    """Whether `presser` may make `decision` on `requester`'s request (see module docstring)."""
+    """Whether `presser` may make `decision` on `requester`'s request (see module docstring).
+
+    `links` are the stored identity links: the presser and the requester are compared as persons.
+    """
     if not presser:
         return Reason.NOT_AN_APPROVER
+    mine = same_person(presser, requester, links or {})
     if decision is Decision.DENY:
-        if presser == requester or presser in approvers or presser in admins:
+        if mine or presser in approvers or presser in admins:
             return Reason.OK
         return Reason.NOT_AN_APPROVER
     if presser not in approvers and presser not in admins:
         return Reason.NOT_AN_APPROVER
     if admin_required and presser not in admins:
         return Reason.ADMIN_APPROVER_REQUIRED
-    if presser == requester and (admin_required or not allow_self_approval):
+    if mine and (admin_required or not allow_self_approval):
         return Reason.SELF_APPROVAL
     return Reason.OK
-
-
-def can_be_approved(
-    *,
-    requester: str,
-    approvers: frozenset[str],
-    admins: frozenset[str],
-    admin_required: bool,
-    allow_self_approval: bool,
-) -> Reason:
-    """OK when somebody could approve this request at all, else NO_APPROVERS (deny at once)."""
-    candidates = admins if admin_required else approvers | admins
-    for person in candidates:
-        verdict = check_approver(
-            presser=person,
-            requester=requester,
-            approvers=approvers,
-            admins=admins,
-            admin_required=admin_required,
-            allow_self_approval=allow_self_approval,
-        )
-        if verdict is Reason.OK:
-            return Reason.OK
-    return Reason.NO_APPROVERS
 
 
 def transition(

@@ -20,12 +20,18 @@ list that does not hold the tool. An empty list is an entry: it denies everythin
 A runtime grant makes its scope apply for that one tool only, so granting alice `deploy`
 does not take away the tools she had from a channel or the global list, while revoking
 `deploy` from alice denies it even where a wider scope allows it.
+
+A person with linked identities (`decide_person`): each identity is decided as above;
+a deny decided at the user or group scope of *any* identity (an entry that does not
+list the tool, or a revoke) denies the tool to the person: the most restrictive wins.
+Otherwise an allow of any identity allows (grants follow the person). Channel and
+global scopes are the same for every identity, so they never single one out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from policy.reasons import Reason
@@ -38,6 +44,7 @@ __all__ = [
     "Rules",
     "allowed_tools",
     "decide",
+    "decide_person",
     "explain",
 ]
 
@@ -89,6 +96,8 @@ class PermissionDecision:
     allowed: bool
     reason: Reason
     rule: str
+    # the scope that decided ("user", "channel", "group", "global"); "" when none applied
+    scope: str = field(default="", compare=False)
 
 
 _ALLOW_REASON: dict[Scope, Reason] = {
@@ -169,16 +178,25 @@ def _applies(view: _ScopeView) -> bool:
 
 
 def _decide_in(view: _ScopeView, tool: str) -> PermissionDecision:
+    scope = view.scope
     for g in view.grants:
         if g.effect == "deny":
-            return PermissionDecision(allowed=False, reason=_DENY_REASON[view.scope], rule=g.label)
+            return PermissionDecision(
+                allowed=False, reason=_DENY_REASON[scope], rule=g.label, scope=scope
+            )
     configured = view.configured or frozenset()
     if tool in configured or WILDCARD in configured:
-        return PermissionDecision(allowed=True, reason=_ALLOW_REASON[view.scope], rule=view.name)
+        return PermissionDecision(
+            allowed=True, reason=_ALLOW_REASON[scope], rule=view.name, scope=scope
+        )
     for g in view.grants:
         if g.effect == "allow":
-            return PermissionDecision(allowed=True, reason=Reason.ALLOWED_BY_GRANT, rule=g.label)
-    return PermissionDecision(allowed=False, reason=_DENY_REASON[view.scope], rule=view.name)
+            return PermissionDecision(
+                allowed=True, reason=Reason.ALLOWED_BY_GRANT, rule=g.label, scope=scope
+            )
+    return PermissionDecision(
+        allowed=False, reason=_DENY_REASON[scope], rule=view.name, scope=scope
+    )
 
 
 def _bad_request(user: str, tool: str) -> bool:
@@ -201,6 +219,33 @@ def decide(
         if _applies(view):
             return _decide_in(view, tool)
     return PermissionDecision(allowed=False, reason=Reason.NO_MATCHING_RULE, rule="none")
+
+
+_RESTRICTS: frozenset[str] = frozenset({"user", "group"})
+
+
+def decide_person(
+    rules: Rules,
+    *,
+    user: str,
+    members: Iterable[str],
+    tool: str,
+    channel: str | None,
+    grants: Sequence[GrantEntry] = (),
+) -> PermissionDecision:
+    """Decide for `user` as the person of `members` (see module docstring); fail closed."""
+    mine = decide(rules, user=user, tool=tool, channel=channel, grants=grants)
+    others = sorted(set(members) - {user})
+    decisions = [(user, mine)] + [
+        (k, decide(rules, user=k, tool=tool, channel=channel, grants=grants)) for k in others
+    ]
+    for key, d in decisions:
+        if not d.allowed and (d.scope in _RESTRICTS or d.rule == "invalid"):
+            return d if key == user else replace(d, rule=f"{d.rule} (linked {key})")
+    for key, d in decisions:
+        if d.allowed:
+            return d if key == user else replace(d, rule=f"{d.rule} (linked {key})")
+    return mine
 
 
 def allowed_tools(

@@ -88,6 +88,13 @@ class Reason(StrEnum):
     ADMIN_APPROVER_REQUIRED = "admin_approver_required"
     TOKEN_INVALID = "token_invalid"  # noqa: S105 - a reason code, not a password
     NO_APPROVERS = "no_approvers"
+    NO_OTHER_ADMIN = "no_other_admin"  # critical: every admin is the requester's person
+    NO_OTHER_APPROVER = "no_other_approver"  # every approver is the requester's person
+    APPROVERS_UNREACHABLE = "approvers_unreachable"
+    INVALID_IDENTITY = "invalid_identity"
+    SECRET_IN_ARGUMENTS = "secret_in_arguments"  # noqa: S105 - a reason code, not a password
+    LINK_NEEDS_ADMIN = "link_needs_admin"
+    CARD_TOO_LONG = "card_too_long"
 
     # execute
     EXECUTED = "executed"

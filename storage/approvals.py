@@ -6,6 +6,7 @@ wins and the caller learns whether it was this one:
 
     pending --decide--> approved | denied | expired | cancelled
     approved --mark_executed--> executed          (so a request runs at most once)
+    approved --withdraw--> cancelled              (its last check before the run failed)
 
 The parked request (`payload`) is encrypted here with the database's FieldCipher: pass
 plaintext bytes to `create`, read plaintext from `Approval.payload`. Without a cipher,
@@ -215,6 +216,19 @@ class Approvals:
             "UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, reason = ?"
             " WHERE id = ? AND status = 'pending' AND (? <> 'approved' OR expires_at > ?)",
             (to_status, by, stamp, reason, approval_id, to_status, stamp),
+        )
+        return changed == 1
+
+    async def withdraw(self, approval_id: int, *, reason: str) -> bool:
+        """Cancel an approved request that has not run (its last check failed); True for the one call that won.
+
+        Who approved it stays recorded; `reason` says why it was withdrawn.
+        """
+        changed = await self._sql.execute(
+            "approvals.withdraw",
+            "UPDATE approvals SET status = 'cancelled', reason = ?"
+            " WHERE id = ? AND status = 'approved'",
+            (reason, approval_id),
         )
         return changed == 1
 

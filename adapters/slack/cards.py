@@ -1,10 +1,11 @@
 """Approval cards as Slack Block Kit: pure rendering, no I/O.
 
-A pending card is a header, a section with the request's lines and an actions
+A pending card is a header, sections with the request's lines and an actions
 block with Approve / Deny buttons whose `value` is the opaque token; a decided
 card keeps the header and lines and replaces the buttons with who decided.
-Every string a person or a tool could influence is escaped for mrkdwn, and every
-field is cut to Slack's Block Kit limits so a card can never be rejected.
+Every string a person or a tool could influence is escaped for mrkdwn. The lines
+are shown whole: they are packed into as many sections as they need (each within
+Slack's limit), so an approver reads every argument; only the header is cut.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 HEADER_MAX = 150
 SECTION_MAX = 3000
+MAX_SECTIONS = 45  # with the header and the buttons (or verdict) under Slack's 50 blocks
 BUTTON_TEXT_MAX = 75
 BLOCK_ID_MAX = 255
 TEXT_MAX = 4000
@@ -68,6 +70,43 @@ def truncate(text: str, limit: int) -> str:
     if amp != -1 and ";" not in cut[amp:]:
         cut = cut[:amp]
     return cut + "…"
+
+
+def _chunks(line: str, limit: int) -> list[str]:
+    """`line` cut into pieces of at most `limit` characters, never inside an `&amp;` entity."""
+    out = []
+    while len(line) > limit:
+        cut = limit
+        amp = line.rfind("&", 0, cut)
+        if amp != -1 and ";" not in line[amp:cut]:
+            cut = amp
+        out.append(line[:cut])
+        line = line[cut:]
+    out.append(line)
+    return out
+
+
+def _sections(lines: list[str]) -> list[str]:
+    """Escaped lines packed into section texts of at most SECTION_MAX characters.
+
+    Nothing is dropped: a long line continues in the next section. Only a card beyond
+    what any request card can hold (more than MAX_SECTIONS sections) is cut, and says so.
+    """
+    texts: list[str] = []
+    current = ""
+    for line in lines:
+        for piece in _chunks(line, SECTION_MAX):
+            joined = f"{current}\n{piece}" if current else piece
+            if len(joined) <= SECTION_MAX:
+                current = joined
+            else:
+                texts.append(current)
+                current = piece
+    if current.strip():
+        texts.append(current)
+    if len(texts) > MAX_SECTIONS:
+        texts = [*texts[: MAX_SECTIONS - 1], "… (the card is too long to show in full)"]
+    return texts
 
 
 def _block_id(approval_id: str) -> str:
@@ -109,11 +148,10 @@ def render_card(card: ApprovalCard) -> list[dict[str, Any]]:
             },
         }
     ]
-    body = "\n".join(escape_mrkdwn(line) for line in card.lines)
-    if body.strip():
-        blocks.append(
-            {"type": "section", "text": {"type": "mrkdwn", "text": truncate(body, SECTION_MAX)}}
-        )
+    blocks.extend(
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+        for text in _sections([escape_mrkdwn(line) for line in card.lines])
+    )
     if card.state is CardState.PENDING:
         blocks.append(
             {

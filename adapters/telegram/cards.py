@@ -25,10 +25,11 @@ __all__ = [
 ]
 
 CALLBACK_PREFIX = "fd:"
-# Telegram counts the text after entity parsing: title + 12 lines of <= 300 visible
-# characters + the state line stay well under its 4096-character limit.
-_MAX_LINE = 300
-_MAX_LINES = 12
+# Telegram counts the text after entity parsing (UTF-16 code units), at most 4096. A card's
+# lines are shown whole while they fit; the title is cut at _MAX_TITLE, and only a card
+# beyond that budget (no request card is: the bot refuses to park those) loses lines.
+_MAX_TITLE = 300
+_BUDGET = 3900
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _DECIDED = {
     CardState.APPROVED: "✅ Approved by {who}",
@@ -57,21 +58,33 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
 def card_text(card: ApprovalCard) -> str:
     """The card's HTML text: bold title, one line each, and the state when decided.
 
-    Long lines are clipped and surplus lines dropped, so a card always fits in one
-    Telegram message (a card must stay a single editable message).
+    Every line is shown whole while the card fits in one Telegram message (a card must
+    stay a single editable message); past that, the last lines give way to a marker.
     """
-    parts = [f"<b>{html.escape(_clip(card.title, _MAX_LINE))}</b>"]
-    lines = [html.escape(_clip(line, _MAX_LINE)) for line in card.lines]
-    if len(lines) > _MAX_LINES:
-        lines = [*lines[: _MAX_LINES - 1], "…"]
-    parts.extend(lines)
+    title = _clip(card.title, _MAX_TITLE)
+    state = ""
     if card.state is not CardState.PENDING:
-        who = html.escape(card.decided_by or "someone")
+        state = _DECIDED[card.state].format(who=card.decided_by or "someone")
+    left = _BUDGET - _units(title) - _units(state) - 2
+    lines: list[str] = []
+    for line in card.lines:
+        cost = _units(line) + 1
+        if cost > left:
+            lines.append("… (the card is too long to show in full)")
+            break
+        lines.append(line)
+        left -= cost
+    parts = [f"<b>{html.escape(title)}</b>", *(html.escape(line) for line in lines)]
+    if state:
         parts.append("")
-        parts.append(f"<i>{html.escape(_DECIDED[card.state]).format(who=who)}</i>")
+        parts.append(f"<i>{html.escape(state)}</i>")
     return "\n".join(parts)
 
 

@@ -2,11 +2,15 @@
 
 `ResolveToken` maps the button's opaque token to its approval (storage keeps only
 keyed hashes, so a forged or replayed token matches nothing). `Decide` checks the
-presser server-side (an allowed approver, not the requester unless configured, an
-admin for critical tools), then makes the one state transition that can win;
-every copy of the card is edited to show the decision and who made it. An approved
-request continues to the execute stage with the stored request, not with anything
-the button carried.
+presser server-side against the state as it is now (an allowed approver, not the
+requester's person unless configured, an admin for critical tools), then, for an
+approval, decides the stored request again (`bot/resume.py`): one that may no longer
+run (requester banned, unpaired, revoked, locked down, over budget ...) is withdrawn
+with the reason, and the approver and the requester are told. Otherwise it makes the
+one state transition that can win; every copy of the card is edited to show the
+decision and who made it. An approved request continues to the execute stage with
+the stored request, not with anything the button carried, and is decided once more
+just before it runs.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from __future__ import annotations
 import dataclasses
 
 from bot.approvals import PairingCard, Parked, decided_card, edits_for, ref_json
+from bot.decision import ask_for_parked, standing_now
 from bot.pipeline import Continue, Request, StageBase, Stop, reply
+from bot.resume import problem, withdraw
 from bot.services import Services, address_of
 from bot.stages.identity import PAIRED_TEXT, set_identity
 from bot.types import Outcome
@@ -25,6 +31,8 @@ from policy.approvals import (
     is_token_shaped,
     transition,
 )
+from policy.decision import decide
+from policy.persons import person_of
 from policy.reasons import Reason
 from storage.approvals import Approval
 
@@ -37,6 +45,7 @@ _REFUSALS = {
     Reason.NOT_AN_APPROVER: "You are not an approver for this request, so nothing changed.",
     Reason.SELF_APPROVAL: "You cannot approve your own request, so nothing changed.",
     Reason.ADMIN_APPROVER_REQUIRED: "This request needs an admin's approval, so nothing changed.",
+    Reason.BANNED: "You are not allowed to decide requests, so nothing changed.",
 }
 
 
@@ -82,23 +91,13 @@ class Decide(StageBase):
         if approval is None:
             return Stop(reason=Reason.TOKEN_INVALID, outcomes=(reply(request, _INVALID),))
         decision = Decision(request.command)
-        presser = request.actor_key
-        verdict = check_approver(
-            presser=presser,
-            requester=approval.requester,
-            approvers=await s.approvers(),
-            admins=await s.admins(),
-            admin_required=approval.admin_required,
-            allow_self_approval=s.config.approvals.allow_self_approval,
-            decision=decision,
-        )
         detail = {"approval": approval.public_id, "action": decision.value}
-        if approval.kind == "pairing" and not request.is_admin:
-            verdict = Reason.NOT_ADMIN
-        if verdict is not Reason.OK:
-            text = _REFUSALS.get(verdict, "You cannot decide this request, so nothing changed.")
-            return Stop(reason=verdict, outcomes=(reply(request, text),), detail=detail)
         if approval.kind == "pairing":
+            if not request.is_admin:
+                text = _REFUSALS[Reason.NOT_ADMIN]
+                return Stop(
+                    reason=Reason.NOT_ADMIN, outcomes=(reply(request, text),), detail=detail
+                )
             return await self._pairing(request, approval, decision, detail)
         parked = Parked.from_bytes(approval.payload)
         if parked.request_hash() != approval.request_hash:
@@ -109,6 +108,64 @@ class Decide(StageBase):
                 ),
                 detail={**detail, "error": "request_hash_mismatch"},
             )
+        async with s.state.acting:  # the state read here is the state this decision is made in
+            return await self._decide(request, approval, parked, decision, detail)
+
+    async def _decide(
+        self,
+        request: Request,
+        approval: Approval,
+        parked: Parked,
+        decision: Decision,
+        detail: dict[str, str],
+    ) -> Continue | Stop:
+        s = self._s
+        presser = request.actor_key
+        standing = await standing_now(s, parked.requester, reach=False)
+        verdict = decide(standing, ask_for_parked(s, parked))
+        verdict_of_presser = check_approver(
+            presser=presser,
+            requester=approval.requester,
+            approvers=standing.approvers,
+            admins=standing.admins,
+            admin_required=approval.admin_required or verdict.admin_required,
+            allow_self_approval=standing.allow_self_approval,
+            decision=decision,
+            links=standing.links,
+        )
+        if person_of(presser, standing.links).members & standing.banned:
+            verdict_of_presser = Reason.BANNED
+        if verdict_of_presser is not Reason.OK:
+            text = _REFUSALS.get(
+                verdict_of_presser, "You cannot decide this request, so nothing changed."
+            )
+            return Stop(reason=verdict_of_presser, outcomes=(reply(request, text),), detail=detail)
+        label = request.inbound.actor.label
+        pressed = request.inbound.message
+        extra = [ref_json(pressed)] if pressed is not None else []
+        live = s.clock() < approval.expires_at  # a late tap is reported as expired, below
+        found = problem(verdict) if decision is Decision.APPROVE and live else None
+        if found is not None:
+            done = await withdraw(
+                s,
+                approval,
+                reason=found.reason,
+                why=found.why,
+                by=presser,
+                label=label,
+                extra_refs=extra,
+            )
+            if done is not None:
+                told = reply(
+                    request,
+                    f"Request {approval.public_id} ({parked.tool}) was not approved: {found.why}. "
+                    "It was withdrawn and will not run.",
+                )
+                return Stop(
+                    reason=found.reason,
+                    outcomes=(*done, told),
+                    detail={**detail, "why": found.why, "check": found.name, "recheck": "at_tap"},
+                )
         now = s.clock()
         status = ApprovalStatus(approval.status)
         new_status, why = transition(status, decision, now=now, expires_at=approval.expires_at)
@@ -125,11 +182,8 @@ class Decide(StageBase):
             return Stop(
                 reason=Reason.ALREADY_DECIDED, outcomes=(reply(request, text),), detail=detail
             )
-        label = request.inbound.actor.label
         refs = await s.db.approvals.card_refs(approval.id)
-        pressed = request.inbound.message
-        if pressed is not None and ref_json(pressed) not in refs:
-            refs = [*refs, ref_json(pressed)]
+        refs = [*refs, *(r for r in extra if r not in refs)]
         edits = edits_for(refs, decided_card(approval.public_id, parked, new_status.value, label))
         if new_status is not ApprovalStatus.APPROVED:
             words = {

@@ -2,9 +2,11 @@
 
 Before a run: the user's and the tool's concurrency, the global cap, the user's
 daily budget (CPU seconds and runs), and the tool's circuit breaker. A resumed
-(approved) request runs only if this call wins the approved -> executed
-transition in storage, so duplicate deliveries, concurrent taps and restarts
-never run it twice. During a long run the requester sees its progress (one
+(approved) request is decided again with the state as it is now and runs only if
+this call wins the approved -> executed transition in storage (`bot/resume.py`),
+so duplicate deliveries, concurrent taps and restarts never run it twice, and a
+change made while it waited (ban, revoke, lockdown ...) stops it; one that does not
+run is withdrawn with the reason. During a long run the requester sees its progress (one
 status message, edited); `/cancel RUN` stops it. With credential profiles, an
 auth failure moves on to the next profile and a profile that keeps failing is
 benched. The run's own secrets are redacted from its output here (the outbox
@@ -22,6 +24,7 @@ from datetime import timedelta
 
 from bot.config import LimitsConfig, ToolConfig
 from bot.pipeline import Continue, Request, StageBase, Stop, reply
+from bot.resume import claim, settle
 from bot.services import Services
 from bot.types import Address, MessageRef, Outcome
 from policy.guardrails import Breaker, BreakerRule, breaker_allows, breaker_record
@@ -109,7 +112,11 @@ class Execute(StageBase):
         )
 
     async def __call__(self, request: Request) -> Continue | Stop:
-        """Run the tool and stop with its (redacted) output."""
+        """Run the tool and stop with its (redacted) output; a resumed request that did not run is withdrawn."""
+        stop = await self._call(request)
+        return await settle(self._s, request, stop) if request.approval_id else stop
+
+    async def _call(self, request: Request) -> Stop:
         s = self._s
         tool = s.tool(request.tool)
         requester = request.requester or request.actor_key
@@ -159,11 +166,10 @@ class Execute(StageBase):
                 outcomes=(say(text + "so it was not run. Tell an admin."),),
             )
         run_id = f"run-{secrets.token_hex(6)}"
-        if request.approval_id and not await s.db.approvals.mark_executed(
-            int(request.approval_id), run_id
-        ):
-            text = f"Request {request.approval_public_id} has already run; it was not run again."
-            return Stop(reason=Reason.ALREADY_DECIDED, outcomes=(say(text),))
+        if request.approval_id:  # decided again with the state now, and claimed, in one step
+            unclaimed = await claim(s, request, run_id)
+            if unclaimed is not None:
+                return unclaimed
         progress = asyncio.create_task(self._progress(tool.name, run_id, to))
         try:
             await s.db.runs.start(

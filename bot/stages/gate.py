@@ -1,8 +1,13 @@
 """Stage 7: autonomy x risk decides whether a permitted request runs now or waits for an approver.
 
-A parked request is stored encrypted and bound to a hash of its exact content;
-its card goes to the approvers (see `bot/approvals.py`). When nobody could
-approve it, or no approver can be reached, it is denied at once.
+The same decision as the allowlist stage (`bot/decision.py`): the more restrictive
+autonomy of the person's identities, the tool's risk and the injection scanner say
+whether it needs an approver; who may approve is everyone with the role except the
+requester's person (critical tools: another admin). A parked request is stored
+encrypted and bound to a hash of its exact content; its card shows that content in
+full (`bot/approvals.py`) and goes to the approvers, never to the requester's other
+identities. When nobody may approve it, or nobody who may can be reached, it is denied
+at once with that reason; a card that could not be shown whole is refused too.
 """
 
 from __future__ import annotations
@@ -10,12 +15,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from bot.approvals import Parked, card_destinations, ref_json
+from bot.approvals import (
+    Parked,
+    card_destinations,
+    card_fits,
+    expiry_line,
+    ref_json,
+    request_lines,
+)
+from bot.decision import ask_for, decide_now
 from bot.pipeline import Continue, Request, StageBase, Stop, reply
 from bot.services import Services
-from bot.types import ApprovalCard, CardKind, MessageRef, Outcome
-from policy.approvals import can_be_approved, new_public_id, new_token, token_hash
-from policy.autonomy import Risk, gate
+from bot.types import Address, ApprovalCard, CardKind, ChannelKind, MessageRef, Outcome
+from policy.approvals import new_public_id, new_token, token_hash
+from policy.decision import Verdict
 from policy.reasons import Reason
 
 __all__ = ["Gate"]
@@ -34,77 +47,85 @@ class Gate(StageBase):
         self._s = services
 
     async def __call__(self, request: Request) -> Continue | Stop:
-        """Continue to execution, or stop with the request parked."""
+        """Continue to execution, or stop with the request parked (or refused, saying why)."""
         s = self._s
-        tool = s.tool(request.tool)
-        if tool is None:
+        verdict = await decide_now(s, ask_for(s, request), fresh=False)
+        autonomy = verdict.autonomy.name.lower() if verdict.autonomy is not None else "-"
+        risk = verdict.risk.name.lower() if verdict.risk is not None else "-"
+        detail = {"autonomy": autonomy, "risk": risk}
+        if verdict.action == "run":
+            return Continue(request=request, reason=Reason.RUN_NOW, detail=detail)
+        if verdict.action == "deny":
+            failed = verdict.blocking or verdict.check("approvers")
+            text = f"{request.tool} was not run: {failed.why}."
+            if failed.name == "approvers":
+                text = f"{request.tool} needs approval, but {failed.why}; so it was not run."
             return Stop(
-                reason=Reason.UNKNOWN_TOOL,
-                outcomes=(reply(request, "That tool no longer exists."),),
+                reason=failed.reason,
+                outcomes=(reply(request, text),),
+                detail={**detail, "check": failed.name, "why": failed.why},
             )
-        risk = Risk.parse(tool.risk)
-        inbound = request.inbound
-        autonomy = await s.autonomy_for(request.actor_key, inbound.channel.key)
-        decision = gate(autonomy=autonomy, risk=risk, escalate=request.escalate)
-        detail = {"autonomy": autonomy.name.lower(), "risk": risk.name.lower()}
-        if not decision.needs_approval:
-            return Continue(request=request, reason=decision.reason, detail=detail)
-        admins, approvers = await s.admins(), await s.approvers()
-        allow_self = s.config.approvals.allow_self_approval
-        possible = can_be_approved(
-            requester=request.actor_key,
-            approvers=approvers,
-            admins=admins,
-            admin_required=decision.admin_required,
-            allow_self_approval=allow_self,
+        targets = card_destinations(
+            s.config, running=s.outbox.platforms(), eligible=verdict.approvers
         )
-        eligible = sorted(
-            p
-            for p in (admins if decision.admin_required else admins | approvers)
-            if (allow_self and not decision.admin_required) or p != request.actor_key
-        )
-        targets = card_destinations(s.config, running=s.outbox.platforms(), eligible=eligible)
-        if possible is not Reason.OK or not targets:
-            text = f"{tool.name} needs approval, but no approver can be reached, so it was not run."
-            return Stop(reason=Reason.NO_APPROVERS, outcomes=(reply(request, text),), detail=detail)
-        return await self._park(request, risk, decision.admin_required, targets, detail)
+        if not targets:  # the decision checked reachability; the platforms may have changed since
+            text = (
+                f"{request.tool} needs approval, but no approver can be reached, so it was not run."
+            )
+            return Stop(
+                reason=Reason.APPROVERS_UNREACHABLE, outcomes=(reply(request, text),), detail=detail
+            )
+        return await self._park(request, verdict, targets, detail)
 
     async def _park(
         self,
         request: Request,
-        risk: Risk,
-        admin_required: bool,
-        targets: Sequence[object],
+        verdict: Verdict,
+        targets: Sequence[Address],
         detail: dict[str, str],
     ) -> Stop:
         s = self._s
         now = s.clock()
         timeout = s.config.approvals.timeout
         actor = request.inbound.actor
-        args_text = " ".join(f"{k}={v}" for k, v in request.args.items()) or "(none)"
-        title = f"Approval needed: {request.tool} ({risk.name.lower()} risk)"
-        lines = [
-            f"Requested by {actor.label} ({actor.key})",
-            f"Arguments: {args_text}",
-        ]
-        if request.escalate:
-            lines.append(f"Flagged by the injection scanner ({request.threat})")
-        if admin_required:
-            lines.append("An admin must approve this request")
-        lines.append(f"Expires in {_minutes(timeout)}")
+        risk = verdict.risk.name.lower() if verdict.risk is not None else "unknown"
+        admin_required = verdict.admin_required
+        title = f"Approval needed: {request.tool} ({risk} risk)"
+        lines = request_lines(
+            label=actor.label,
+            person=verdict.person.label(),
+            tool=request.tool,
+            args=request.args,
+            argv=request.argv,
+            verdict=verdict,
+            escalate=request.escalate,
+            threat=request.threat,
+        )
+        expires_at = now + timedelta(seconds=timeout)
+        if not card_fits(title, (*lines, expiry_line(expires_at, timeout))):
+            text = (
+                f"{request.tool} needs approval, but the request is too long to show on an approval "
+                "card in full, so it was not run. Use shorter arguments."
+            )
+            return Stop(
+                reason=Reason.CARD_TOO_LONG, outcomes=(reply(request, text),), detail=detail
+            )
         here = reply(request, "")
+        channel = request.inbound.channel
         parked = Parked(
             tool=request.tool,
             args=dict(request.args),
             argv=request.argv,
             requester=actor.key,
             requester_label=actor.label,
-            channel=request.inbound.channel.key,
+            channel=channel.key,
             reply=here.to,
             threat=request.threat,
             created_at=now,
             title=title,
-            lines=tuple(lines),
+            lines=lines,
+            group_channel=channel.key if channel.kind is ChannelKind.GROUP else None,
+            escalate=request.escalate,
         )
         approve, deny = new_token(), new_token()
         public_id = new_public_id()
@@ -114,27 +135,27 @@ class Gate(StageBase):
             payload=parked.to_bytes(),
             requester=actor.key,
             tool=request.tool,
-            risk=int(risk),
+            risk=int(verdict.risk) if verdict.risk is not None else 0,
             kind="run",
             approve_token_hash=token_hash(approve, s.token_key),
             deny_token_hash=token_hash(deny, s.token_key),
             created_at=now,
-            expires_at=now + timedelta(seconds=timeout),
-            channel_key=request.inbound.channel.key,
+            expires_at=expires_at,
+            channel_key=channel.key,
             admin_required=admin_required,
         )
         card = ApprovalCard(
             approval_id=public_id,
             kind=CardKind.RUN,
             title=title,
-            lines=tuple(lines),
+            lines=(*lines, expiry_line(expires_at, timeout)),
             approve_token=approve,
             deny_token=deny,
         )
-        cards = tuple(Outcome(to=t, text=title, card=card) for t in targets)  # type: ignore[arg-type]
+        cards = tuple(Outcome(to=t, text=title, card=card) for t in targets)
         told = reply(
             request,
-            f"{request.tool} needs approval ({risk.name.lower()} risk). I asked the approvers; "
+            f"{request.tool} needs approval ({risk} risk). I asked the approvers; "
             f"request {public_id} expires in {_minutes(timeout)}.",
         )
 

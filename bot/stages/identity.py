@@ -46,7 +46,7 @@ class Identify(StageBase):
         admins = await s.admins()
         approvers = await s.approvers()
         ident = await s.identity(key)
-        if ident is not None and ident.status == "banned":
+        if (ident is not None and ident.status == "banned") or await s.person_banned(key):
             if key in s.state.banned_told:
                 return Stop(reason=Reason.BANNED)
             s.state.banned_told.add(key)

@@ -40,6 +40,7 @@ ADMIN_COMMANDS = (
     "unbench",
     "forget",
     "keys",
+    "explain",
 )
 _ALL = frozenset(USER_COMMANDS) | frozenset(ADMIN_COMMANDS)
 

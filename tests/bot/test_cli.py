@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -88,17 +89,71 @@ def test_scan_jsonl(workdir: Path) -> None:
     assert rows[1] == {"level": "LOW", "checks": [], "action": "allow"}
 
 
-def test_policy_explain(workdir: Path) -> None:
-    """`policy explain` names the deciding rule, exit 0 for allow and 1 for deny."""
-    allow = frontdoor(
-        "policy", "explain", "--user", "console:local:bob", "--tool", "hello", cwd=workdir
+def _explain(workdir: Path, user: str, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return frontdoor("policy", "explain", "--user", user, "--tool", tool, *args, cwd=workdir)
+
+
+EXPLAIN = [
+    # (user, tool, extra args, exit code, words the output must hold)
+    ("console:local:admin", "hello", (), 0, "decision: RUN"),
+    ("console:local:bob", "hello", (), 1, "not paired"),
+    ("bob", "hello", (), 1, "invalid_identity"),
+    ("console:local:admin", "restart_service", ("--arg", "service=api"), 3, "console:local:carol"),
+    ("console:local:admin", "drop_cache", (), 1, "only another admin may approve it"),
+    ("console:local:admin", "hello", ("--arg", "who=secretvalue42"), 1, "secret_in_arguments"),
+]
+
+
+@pytest.mark.parametrize(
+    ("user", "tool", "extra", "code", "words"),
+    EXPLAIN,
+    ids=[
+        "admin-runs",
+        "unpaired",
+        "malformed-id",
+        "needs-approval",
+        "one-admin-critical",
+        "secret-arg",
+    ],
+)
+def test_policy_explain_without_a_database(
+    workdir: Path, user: str, tool: str, extra: tuple[str, ...], code: int, words: str
+) -> None:
+    """`policy explain` runs the bot's decision: 0 runs now, 1 denied, 3 needs an approver."""
+    env = {**os.environ, "DEMO_API_KEY": "secretvalue42"}
+    out = frontdoor(
+        "policy", "explain", "--user", user, "--tool", tool, *extra, cwd=workdir, env=env
     )
-    assert allow.returncode == 0
-    assert "global" in allow.stdout
-    deny = frontdoor(
-        "policy", "explain", "--user", "console:local:bob", "--tool", "drop_cache", cwd=workdir
-    )
-    assert deny.returncode == 1
+    assert out.returncode == code, out.stdout + out.stderr
+    assert words in out.stdout
+    assert "secretvalue42" not in out.stdout
+
+
+async def test_policy_explain_reads_the_state_now(workdir: Path) -> None:
+    """Paired, revoked, banned and locked down, as the running bot left them in the database."""
+    from bot.app import App
+    from bot.config import load_config
+    from tests.bot.conftest import Clock, pair
+    from tests.fakes.chat import FakeChat
+
+    chat = FakeChat()
+    app = App(load_config(workdir / "config.yaml"), env={}, adapters=[chat], clock=Clock())
+    await app.start()
+    try:
+        await pair(app, chat, "bob")
+        await pair(app, chat, "eve")
+        await app.handle(chat.message("admin", "/ban console:local:eve"))
+        assert _explain(workdir, "console:local:bob", "hello").returncode == 0
+        await app.handle(chat.message("admin", "/revoke console:local:bob hello"))
+        revoked = _explain(workdir, "console:local:bob", "hello")
+        assert revoked.returncode == 1 and "denied by grant#" in revoked.stdout
+        banned = _explain(workdir, "console:local:eve", "hello")
+        assert banned.returncode == 1 and "decision: DENY (banned)" in banned.stdout
+        await app.handle(chat.message("admin", "/lockdown"))
+        locked = _explain(workdir, "console:local:bob", "logs")
+        assert locked.returncode == 1 and "locked down" in locked.stdout
+    finally:
+        await app.stop()
 
 
 def test_sandbox_run_json_and_exit_codes(workdir: Path) -> None:

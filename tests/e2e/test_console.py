@@ -128,3 +128,87 @@ async def test_end_of_input_finishes_work_in_flight(config: Path) -> None:
     assert await c.finish() == 0
     assert sum(1 for line in c.lines if "pairing code is" in line) == 3
     assert any(line.startswith("-> admin: #3 u3") for line in c.lines)
+
+
+ADD_MEMBER = {
+    "name": "add_member",
+    "description": "Add a member (demo)",
+    "kind": "python",
+    "code": "import sys\nprint('added', sys.argv[1])\n",
+    "argv": ["{email}", "{note}"],
+    "args": {"email": {"type": "str"}, "note": {"type": "str", "default": "none"}},
+    "risk": "high",
+    "timeout": "10s",
+}
+
+
+async def test_console_attacks_on_approvals_and_identities(config: Path) -> None:
+    """Issue 11 through the console: exact cards, withdrawal on revoke, linked revoke, one-admin critical."""
+    import yaml
+
+    data = yaml.safe_load(config.read_text())
+    data["tools"].append(ADD_MEMBER)
+    data["permissions"]["global"]["tools"].append("add_member")
+    config.write_text(yaml.safe_dump(data))
+    c = await Console.start(config)
+    for user in ("bob", "bob2"):
+        await c.say(f"{user}: hello")
+        code = (await c.expect(rf"^-> {user}: .*pairing code is (\S+) ")).group(1)
+        await c.say(f"admin: /pair approve {code}")
+        await c.expect(rf"^-> {user}: You are paired")
+    # the card shows exactly what is approved: no PII redaction on it
+    await c.say('bob: /run add_member email=mallory@evil.example note="+1 415 555 0100"')
+    await c.expect(r'^-> carol:\s+email = "mallory@evil\.example"$')
+    await c.expect(r'^-> carol:\s+note = "\+1 415 555 0100"$')
+    approve, _deny = (await c.expect(r"^-> carol: \[Approve (\S+)\] \[Deny (\S+)\]$")).groups()
+    # a configured secret value as an argument is refused, never parked
+    await c.say("bob: /run add_member email=x note=demo-secret-value-4be1c3")
+    await c.expect(
+        r"^-> bob: add_member was not run: an argument holds the value of a configured secret"
+    )
+    # a revoke between park and press withdraws it at once; the later tap runs nothing
+    await c.say("admin: /revoke console:local:bob add_member")
+    await c.expect(r"^-> carol: \(card \S+ updated\)")
+    await c.expect(r"^-> carol:\s+Not run: the requester may not use add_member")
+    await c.expect(
+        r"^-> bob: Your request \S+ \(add_member\) was withdrawn and will not run: .*may not use"
+    )
+    await c.say(f"carol: /press {approve}")
+    await c.expect(r"^-> carol: Request \S+ was already decided \(cancelled")
+    # a revoke on a linked identity binds the whole person
+    await c.say("bob: /link console:local:bob2")
+    link = (await c.expect(r"^-> bob: .*/link confirm (\S+) from")).group(1)
+    await c.say(f"bob2: /link confirm {link}")
+    await c.expect(r"^-> bob2: Linked with console:local:bob")
+    await c.say("admin: /revoke console:local:bob2 hello")
+    await c.expect(r"^-> admin: Revoked hello")
+    await c.say("bob: /run hello who=bob")
+    await c.expect(r"^-> bob: You may not use hello here")
+    # the only admin asking for a critical tool: the real reason
+    await c.say("admin: /run drop_cache")
+    await c.expect(
+        r"^-> admin: drop_cache needs approval, but it is critical: only another admin may approve it"
+    )
+    assert await c.finish() == 0
+    assert not any("added mallory" in line for line in c.lines)
+    assert not any("[REDACTED" in line for line in c.lines if line.startswith("-> carol:"))
+    assert not any("demo-secret-value-4be1c3" in line for line in c.lines)
+    explain = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "policy",
+        "explain",
+        "--config",
+        str(config),
+        "--user",
+        "console:local:bob",
+        "--tool",
+        "hello",
+        stdout=asyncio.subprocess.PIPE,
+        cwd=config.parent,
+        env={**os.environ, "DEMO_API_KEY": "demo-secret-value-4be1c3"},
+    )
+    out, _ = await explain.communicate()
+    assert explain.returncode == 1, out
+    assert b"(linked console:local:bob2)" in out

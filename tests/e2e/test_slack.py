@@ -71,8 +71,17 @@ def _config(fake: FakeSlack, mode: str, tmp_path: Path) -> dict[str, Any]:
                 "timeout": "20s",
                 "secrets": ["DEMO_KEY"],
             },
+            {
+                "name": "add_member",
+                "kind": "python",
+                "code": "import sys\nprint('added', sys.argv[1])\n",
+                "argv": ["{email}", "{note}"],
+                "args": {"email": {"type": "str"}, "note": {"type": "str", "default": "none"}},
+                "risk": "high",
+                "timeout": "20s",
+            },
         ],
-        "permissions": {"global": {"tools": ["hello", "restart_service", "leak"]}},
+        "permissions": {"global": {"tools": ["hello", "restart_service", "leak", "add_member"]}},
         "roles": {"admins": [f"slack:{HOME}:UADMIN"], "approvers": [f"slack:{HOME}:UAPPR"]},
         "autonomy": {"default": "supervised"},
     }
@@ -236,3 +245,32 @@ async def test_slack_end_to_end(bot: Bot) -> None:
     assert "<@U2>" not in dumped
     assert "&lt;!channel&gt;" in out.params["text"]
     assert [(c.method, c.error) for c in fake.calls if not c.ok] == []
+
+
+async def test_slack_card_is_exact_and_a_ban_withdraws_it(bot: Bot) -> None:
+    """The card shows PII-shaped and markup-shaped arguments exactly (escaped); a ban closes it at once."""
+    fake = bot.fake
+    await _pair(bot, "U1")
+    note = "<!channel> & <@U2> +1 415 555 0100"
+    await bot.deliver(
+        "events", fake.dm_event("U1", f'run add_member email=mallory@evil.example note="{note}"')
+    )
+    await fake.wait_for_call("chat.postMessage", lambda c: c.params.get("channel") == APPROVALS, 30)
+    ts = _card_ts(fake)
+    blocks = json.dumps(fake.message(APPROVALS, ts)["blocks"])
+    assert "mallory@evil.example" in blocks and "[REDACTED" not in blocks
+    assert "&lt;!channel&gt; &amp; &lt;@U2&gt; +1 415 555 0100" in blocks
+    assert "<!channel>" not in blocks and "<@U2>" not in blocks
+    in_flight = fake.block_action("UAPPR", APPROVALS, ts, "fd_approve")
+    await bot.deliver(
+        "commands", fake.slash_command("UADMIN", f"ban slack:{HOME}:U1", channel=APPROVALS)
+    )
+    await fake.wait_for_call("chat.update", lambda c: c.params.get("ts") == ts, 30)
+    card = json.dumps(fake.message(APPROVALS, ts)["blocks"])
+    assert '"actions"' not in card and "Not run: the requester is banned" in card
+    assert "Expires" not in card
+    await bot.said(APPROVALS, "withdrawn and will not run: the requester is banned")
+    await bot.said("DU1", "withdrawn and will not run")
+    await bot.deliver("actions", in_flight)
+    await bot.responded("already decided")
+    assert bot.count("DU1", "added") == 0

@@ -86,8 +86,17 @@ def _config(fake: FakeTelegram, tmp_path: Path, webhook: bool = False) -> Config
                 "timeout": "20s",
                 "secrets": ["DEMO_KEY"],
             },
+            {
+                "name": "add_member",
+                "kind": "python",
+                "code": "import sys\nprint('added', sys.argv[1])\n",
+                "argv": ["{email}", "{note}"],
+                "args": {"email": {"type": "str"}, "note": {"type": "str", "default": "none"}},
+                "risk": "high",
+                "timeout": "20s",
+            },
         ],
-        "permissions": {"global": {"tools": ["hello", "restart_service", "leak"]}},
+        "permissions": {"global": {"tools": ["hello", "restart_service", "leak", "add_member"]}},
         "roles": {
             "admins": [f"telegram:telegram:{ADMIN}"],
             "approvers": [f"telegram:telegram:{APPROVER}"],
@@ -299,3 +308,27 @@ async def test_webhook_mode_pairs_and_refuses_forgeries(fake: FakeTelegram, tmp_
         assert bot.count(ADMIN, "AAAA-BBBB") == 0
     finally:
         await bot.app.stop()
+
+
+async def test_telegram_card_is_exact_and_a_revoke_withdraws_it(bot: Bot) -> None:
+    """PII- and HTML-shaped arguments are shown exactly on the card; a revoke closes it and the tap runs nothing."""
+    fake = bot.fake
+    await _pair(bot, REQUESTER)
+    fake.user_sends(
+        REQUESTER, '/run add_member email=mallory@evil.example note="<b>x</b> & password=hunter2"'
+    )
+    await fake.wait_until(lambda: any(m.callback_datas() for m in fake.messages_to(APPROVALS)), 30)
+    card = _card(bot)
+    assert 'email = "mallory@evil.example"' in card.text
+    assert 'note = "<b>x</b> & password=hunter2"' in card.text  # literal, not formatting
+    assert "[REDACTED" not in card.text
+    approve = card.callback_datas()[0]
+    fake.user_sends(ADMIN, f"/revoke telegram:telegram:{REQUESTER} add_member")
+    await fake.wait_until(lambda: card.reply_markup is None, 30)
+    assert "Not run: the requester may not use add_member" in card.text
+    assert "Expires" not in card.text
+    await bot.said(REQUESTER, "withdrawn and will not run")
+    await bot.said(APPROVALS, "withdrawn and will not run")
+    fake.user_presses(APPROVER, APPROVALS, card.message_id, approve, require_button=False)
+    await bot.said(APPROVER, "already decided")
+    assert bot.count(REQUESTER, "added") == 0

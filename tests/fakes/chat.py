@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -28,6 +28,8 @@ class FakeChat:
     tenant: str = "local"
     sent: list[Outcome] = field(default_factory=list)
     fail_next: int = 0
+    # called with each outcome as it is sent: lets a test act while the bot is mid-request
+    on_send: Callable[[Outcome], Awaitable[None]] | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _posted: set[str] = field(default_factory=set)
     _sent_event: asyncio.Event | None = None
@@ -49,6 +51,8 @@ class FakeChat:
                 "bad button token"
             )
         self._wake()
+        if self.on_send is not None:
+            await self.on_send(outcome)
         if outcome.edit is not None:
             assert outcome.edit.message_id in self._posted, "edit of a message never posted"
             self.sent.append(outcome)

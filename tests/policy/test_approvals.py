@@ -14,7 +14,6 @@ from policy.approvals import (
     ApprovalStatus,
     Decision,
     Transition,
-    can_be_approved,
     check_approver,
     is_token_shaped,
     mark_executed,
@@ -203,40 +202,55 @@ def test_admin_can_never_self_approve_a_critical_request() -> None:
         assert got is Reason.SELF_APPROVAL
 
 
+LINKS = {REQ: "p", "slack:T1:req-phone": "p", ADMIN: "q", "slack:T1:admin-laptop": "q"}
+LINKED = [
+    # (presser, requester, admins, admin_required, allow_self, decision, expected)
+    ("slack:T1:req-phone", REQ, ADMINS, False, False, Decision.APPROVE, Reason.SELF_APPROVAL),
+    ("slack:T1:req-phone", REQ, ADMINS, False, True, Decision.APPROVE, Reason.OK),
+    ("slack:T1:req-phone", REQ, ADMINS, False, False, Decision.DENY, Reason.OK),
+    (
+        "slack:T1:admin-laptop",
+        ADMIN,
+        ADMINS | {"slack:T1:admin-laptop"},
+        True,
+        True,
+        Decision.APPROVE,
+        Reason.SELF_APPROVAL,
+    ),
+    (APPR, REQ, ADMINS, False, False, Decision.APPROVE, Reason.OK),
+]
+
+
 @pytest.mark.parametrize(
-    ("requester", "approvers", "admins", "admin_required", "allow_self", "expected"),
-    [
-        (REQ, frozenset({APPR}), frozenset(), False, False, Reason.OK),
-        (REQ, frozenset(), frozenset(), False, True, Reason.NO_APPROVERS),
-        (REQ, frozenset({REQ}), frozenset(), False, False, Reason.NO_APPROVERS),
-        (REQ, frozenset({REQ}), frozenset(), False, True, Reason.OK),
-        (ADMIN, frozenset({APPR}), ADMINS, True, True, Reason.NO_APPROVERS),
-        (REQ, frozenset({APPR}), ADMINS, True, False, Reason.OK),
-    ],
+    ("presser", "requester", "admins", "admin_required", "allow_self", "decision", "expected"),
+    LINKED,
     ids=[
+        "linked-approver-is-self",
+        "linked-self-allowed-by-config",
+        "linked-may-withdraw",
+        "linked-admins-critical-never",
         "someone-else",
-        "nobody",
-        "only-self",
-        "only-self-allowed",
-        "critical-only-admin-is-requester",
-        "critical-admin-available",
     ],
 )
-def test_can_be_approved(
+def test_check_approver_compares_persons(
+    presser: str,
     requester: str,
-    approvers: frozenset[str],
     admins: frozenset[str],
     admin_required: bool,
     allow_self: bool,
+    decision: Decision,
     expected: Reason,
 ) -> None:
-    """A request nobody could approve is refused up front instead of parked forever."""
-    got = can_be_approved(
+    """Approving from another identity of the requester's person is self-approval (two-person rule holds)."""
+    got = check_approver(
+        presser=presser,
         requester=requester,
-        approvers=approvers,
+        approvers=APPROVERS | {"slack:T1:req-phone"},
         admins=admins,
         admin_required=admin_required,
         allow_self_approval=allow_self,
+        decision=decision,
+        links=LINKS,
     )
     assert got == expected
 

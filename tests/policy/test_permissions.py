@@ -14,6 +14,7 @@ from policy.permissions import (
     Rules,
     allowed_tools,
     decide,
+    decide_person,
     explain,
 )
 from policy.reasons import Reason
@@ -452,3 +453,110 @@ def test_grants_only_move_decisions_their_way(seed: int) -> None:
         else:
             assert before.allowed or not after.allowed, (rules, base, extra)
         assert after.allowed == after.reason.startswith("allowed_")
+
+
+PHONE = "telegram:telegram:77"  # bob's other identity
+PERSON_ROWS = [
+    # (rules, members, tool, channel, grants, allowed, reason, rule)
+    (RULES, {BOB, PHONE}, "disk_usage", None, (), True, Reason.ALLOWED_BY_USER, f"users.{BOB}"),
+    (
+        RULES,
+        {BOB, PHONE},
+        "uptime",
+        None,
+        (),
+        False,
+        Reason.DENIED_BY_USER,
+        f"users.{BOB}",
+    ),
+    (
+        RULES,
+        {BOB, PHONE},
+        "disk_usage",
+        None,
+        (grant("user", PHONE, "disk_usage", "deny", 4),),
+        False,
+        Reason.DENIED_BY_USER,
+        f"grant#4 (linked {PHONE})",
+    ),
+    (
+        Rules(users={PHONE: frozenset({"deploy"})}),
+        {BOB, PHONE},
+        "deploy",
+        None,
+        (),
+        True,
+        Reason.ALLOWED_BY_USER,
+        f"users.{PHONE} (linked {PHONE})",
+    ),
+    (
+        Rules(users={BOB: frozenset({"deploy"})}, channels={OPS_CHAN: frozenset()}),
+        {BOB, PHONE},
+        "deploy",
+        OPS_CHAN,
+        (),
+        True,
+        Reason.ALLOWED_BY_USER,
+        f"users.{BOB}",
+    ),
+    (
+        Rules(global_tools=frozenset({"deploy"})),
+        {BOB, PHONE},
+        "deploy",
+        None,
+        (grant("global", "*", "deploy", "deny", 5),),
+        False,
+        Reason.NO_MATCHING_RULE,
+        "grant#5",
+    ),
+    (
+        Rules(global_tools=frozenset({"x"})),
+        {BOB, "not-a-key"},
+        "x",
+        None,
+        (),
+        True,
+        Reason.ALLOWED_BY_GLOBAL,
+        "global",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("rules", "members", "tool", "channel", "grants", "allowed", "reason", "rule"),
+    PERSON_ROWS,
+    ids=[
+        "own-allow",
+        "own-user-entry-restricts",
+        "revoke-on-linked-identity-binds-person",
+        "grant-on-linked-identity-follows-person",
+        "channel-restriction-does-not-single-out",
+        "global-revoke-is-not-personal",
+        "identity-without-rules-adds-nothing",
+    ],
+)
+def test_decide_person(
+    rules: Rules,
+    members: set[str],
+    tool: str,
+    channel: str | None,
+    grants: tuple[GrantEntry, ...],
+    allowed: bool,
+    reason: Reason,
+    rule: str,
+) -> None:
+    """The most restrictive of a person's identities wins; a grant follows the person."""
+    got = decide_person(rules, user=BOB, members=members, tool=tool, channel=channel, grants=grants)
+    assert got == PermissionDecision(allowed=allowed, reason=reason, rule=rule)
+
+
+def test_first_allow_among_links_no_longer_wins() -> None:
+    """The attack of issue 11: a revoke on one linked identity is not bypassed by another's allow."""
+    rules = Rules(global_tools=frozenset({"deploy"}))
+    revoked = (grant("user", PHONE, "deploy", "deny"),)
+    alone = decide(rules, user=BOB, tool="deploy", channel=None, grants=revoked)
+    assert alone.allowed  # the revoke names the other identity
+    person = decide_person(
+        rules, user=BOB, members={BOB, PHONE}, tool="deploy", channel=None, grants=revoked
+    )
+    assert not person.allowed

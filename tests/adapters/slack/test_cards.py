@@ -71,11 +71,21 @@ def test_only_pending_cards_have_buttons(state: CardState, buttons: bool, word: 
 
 
 def test_oversized_card_fields_are_cut_to_limits() -> None:
-    """Huge titles and lines are truncated so Slack accepts the card."""
-    card = _card(title="T" * 500, lines=tuple("<" * 100 for _ in range(100)))
+    """A huge title is cut; a card beyond any request card's size still passes, and says it was cut."""
+    card = _card(title="T" * 500, lines=tuple("<" * 3000 for _ in range(100)))
     blocks = render_card(card)
     assert validate_blocks(blocks) == []
     assert len(blocks[0]["text"]["text"]) == 150
+    assert "too long to show in full" in json.dumps(blocks)
+
+
+def test_long_lines_are_split_across_sections_never_dropped() -> None:
+    """Lines whose escaping outgrows one section continue in the next: every character is shown."""
+    lines = tuple(f'  arg{i} = "{"<&>" * 80}"' for i in range(40))
+    blocks = render_card(_card(lines=lines))
+    assert validate_blocks(blocks) == []
+    shown = "\n".join(b["text"]["text"] for b in blocks if b["type"] == "section")
+    assert shown == "\n".join(escape_mrkdwn(line) for line in lines)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
 from adapters.telegram.cards import callback_data, parse_callback_data, render_card
@@ -55,10 +57,19 @@ def test_pending_card_has_approve_and_deny() -> None:
 
 
 def test_huge_card_is_clipped_to_one_message() -> None:
-    """Very long titles and many lines are clipped so the card stays one message."""
+    """A card beyond any request card's size still fits one message, and says it was cut."""
     text, _ = render_card(card(CardState.PENDING, title="t" * 5000, lines=("l" * 900,) * 50))
     assert len(text) < 4096
-    assert text.count("\n") <= 13
+    assert text.endswith("… (the card is too long to show in full)")
+
+
+def test_every_line_of_a_request_card_is_shown_whole() -> None:
+    """40 long lines full of markup characters: none clipped, none dropped (the approver reads all)."""
+    lines = tuple(f'  arg{i} = "{"<&>" * 20}"' for i in range(40))
+    text, _ = render_card(card(CardState.PENDING, lines=lines))
+    for line in lines:
+        assert html.escape(line) in text
+    assert "too long" not in text
 
 
 @pytest.mark.parametrize(
